@@ -1,0 +1,70 @@
+"""JAX `value_and_grad` under `jax.jit`, on the shared Array-API forward.
+
+float64 needs x64 mode; `numerics` turns it on only while a cell runs (jax.enable_x64 is a
+context manager), so no global JAX state leaks into other tests or backends.
+"""
+
+from __future__ import annotations
+
+from harness.manual import _version
+from harness.protocol import DTYPES, Availability, StepResult
+
+
+class JaxGrad:
+    name = "jax"
+    library = "jax"
+    dtypes = DTYPES
+    jit = True
+
+    def availability(self) -> Availability:
+        try:
+            import jax  # noqa: F401
+        except Exception as exc:
+            return Availability(False, f"cannot import jax: {exc}")
+        return Availability(True, version=_version("jax"))
+
+    def numerics(self, dtype: str):
+        import jax
+
+        return jax.enable_x64(dtype == "float64")
+
+    def from_numpy(self, array, dtype: str):
+        import jax.numpy as jnp
+
+        return jnp.asarray(array, dtype=getattr(jnp, dtype))
+
+    def to_numpy(self, array):
+        import numpy as np
+
+        return np.asarray(array)
+
+    def make_step(self, network, dtype: str, *, trace: bool = False):
+        import jax
+        import jax.numpy as jnp
+
+        def objective(params, taps, batch):
+            return network.objective(jnp, params, batch, taps)
+
+        value_and_grad = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
+        if self.jit:
+            value_and_grad = jax.jit(value_and_grad)
+
+        def step(params, batch):
+            taps = _taps(network, params, batch) if trace else None
+            (loss, (output, activations)), (grads, tap_grads) = value_and_grad(
+                params, taps, batch
+            )
+            named = network.trace(activations, loss, tap_grads, grads) if trace else {}
+            return StepResult(loss, grads, output, named)
+
+        return step
+
+
+def _taps(network, params, batch):
+    import jax.numpy as jnp
+
+    _, _, activations = network.forward(jnp, params, batch)
+    return [jnp.zeros_like(a) for a in activations]
+
+
+backend = JaxGrad()

@@ -1,0 +1,92 @@
+"""PyTorch autograd on the shared Array-API forward.
+
+Parameters become fresh leaf tensors each step and `torch.autograd.grad` returns the
+gradients, so nothing accumulates in `.grad` between steps (the bug class of seed 003).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from harness.manual import _version
+from harness.protocol import DTYPES, Availability, StepResult
+
+
+class TorchAutograd:
+    name = "torch"
+    library = "torch"
+    dtypes = DTYPES
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+
+    def availability(self) -> Availability:
+        try:
+            import torch
+        except Exception as exc:
+            return Availability(False, f"cannot import torch: {exc}")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            return Availability(False, "no CUDA device")
+        return Availability(True, version=_version("torch"))
+
+    @contextmanager
+    def numerics(self, dtype: str):
+        """Keep matmuls in true float32 (no TF32) while the cell runs, then restore."""
+        import torch
+
+        saved = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = saved
+
+    def from_numpy(self, array, dtype: str):
+        import torch
+
+        return torch.tensor(array, dtype=getattr(torch, dtype), device=self.device)
+
+    def to_numpy(self, array):
+        return array.detach().cpu().numpy()
+
+    def make_step(self, network, dtype: str, *, trace: bool = False):
+        import torch
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(torch.empty(0))
+
+        def step(params, batch):
+            leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+            taps = _taps(network, batch, leaves) if trace else None
+            loss, (output, activations) = network.objective(xp, leaves, batch, taps)
+            wrt = list(leaves.values()) + (taps or [])
+            grads = torch.autograd.grad(loss, wrt)
+            named = dict(zip(leaves, grads[: len(leaves)], strict=True))
+            detached = [a.detach() for a in activations]
+            named_trace = (
+                network.trace(detached, loss.detach(), grads[len(leaves) :], named)
+                if trace
+                else {}
+            )
+            return StepResult(loss.detach(), named, output.detach(), named_trace)
+
+        return step
+
+
+def _taps(network, batch, leaves):
+    """Zero tensors added to each layer's output, so autograd yields d loss / d activation."""
+    import torch
+
+    with torch.no_grad():
+        _, _, activations = network.forward(_xp(), leaves, batch)
+    return [torch.zeros_like(a).requires_grad_(True) for a in activations]
+
+
+def _xp():
+    import torch
+    from array_api_compat import array_namespace
+
+    return array_namespace(torch.empty(0))
+
+
+backend = TorchAutograd()

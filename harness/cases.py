@@ -1,0 +1,273 @@
+"""The case registry: one TOML file per case, validated into a `Case` or a one-line error.
+
+A case file holds a description, provenance (which seed document, what it printed), the
+model, its arrays (inline or seeded recipes), the task, the runs, golden values with the
+precision they were printed at, and optional tolerance overrides. See cases/README.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import network as net
+from harness.network import SpecError
+from harness.protocol import DTYPES
+from harness.recipes import build_arrays
+from harness.tolerance import DEFAULT, Tolerance
+
+TASKS = ("forward", "gradient", "train")
+
+
+class CaseError(ValueError):
+    """A case file is malformed. The message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Golden:
+    value: np.ndarray
+    decimals: int | None
+    source: str
+    tolerance: dict[str, Tolerance] = field(default_factory=dict)
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str
+    lr: float = 0.0
+    epochs: int = 1
+    batch_size: int | None = None
+    dropout_seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    task: Task
+    x: np.ndarray
+    y: np.ndarray
+    golden: dict[str, Golden]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: Path
+    description: str
+    provenance: tuple[dict[str, Any], ...]
+    network: net.Network
+    params: dict[str, np.ndarray]
+    runs: tuple[Run, ...]
+    tolerance: dict[str, Tolerance]
+
+    def tolerance_for(self, dtype: str, golden: Golden | None = None) -> Tolerance:
+        if golden is not None and dtype in golden.tolerance:
+            return golden.tolerance[dtype]
+        return self.tolerance[dtype]
+
+
+def builtin_dir() -> Path:
+    """Where the installed case files live (the repository's cases/ directory)."""
+    from importlib.resources import files
+
+    return Path(str(files("harness_cases")))
+
+
+def load_dir(directory: Path | None = None) -> tuple[list[Case], list[CaseError]]:
+    """Load every *.toml in a directory; a malformed file becomes an error, not a crash."""
+    directory = directory or builtin_dir()
+    cases, errors = [], []
+    for path in sorted(Path(directory).glob("*.toml")):
+        try:
+            cases.append(load(path))
+        except CaseError as exc:
+            errors.append(exc)
+    return cases, errors
+
+
+def load(path: Path) -> Case:
+    try:
+        with open(path, "rb") as handle:
+            doc = tomllib.load(handle)
+        return _case(path, doc)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(f"{path}: not valid TOML: {exc}") from None
+    except SpecError as exc:
+        raise CaseError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise CaseError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _case(path: Path, doc: Mapping[str, Any]) -> Case:
+    description = _require(doc, "description", str, "")
+    provenance = _require(doc, "provenance", list, "")
+    model = _require(doc, "model", Mapping, "")
+    network = net.build(_require(model, "layers", list, "model"), model.get("loss", {}))
+    seed = doc.get("random", {}).get("seed")
+    arrays = build_arrays(doc.get("arrays"), seed)
+    params = _params(network, arrays)
+    task = _task(_require(doc, "task", Mapping, ""), network, "task")
+    golden = doc.get("golden", {})
+    runs = tuple(
+        _run(i, spec, task, network, arrays, golden)
+        for i, spec in enumerate(_require(doc, "runs", list, ""))
+    )
+    if unknown := set(golden) - {run.name for run in runs}:
+        raise SpecError(f"golden.{sorted(unknown)[0]}", "names no run")
+    tolerance = _tolerances(doc.get("tolerance", {}), "tolerance", DEFAULT)
+    return Case(path.stem, path, description, tuple(provenance), network, params, runs, tolerance)
+
+
+def _params(network: net.Network, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    params = {}
+    for name, shape in network.param_shapes.items():
+        if name not in arrays:
+            needed = ", ".join(network.param_shapes)
+            raise SpecError(f"arrays.{name}", f"missing (the model's parameters: {needed})")
+        if arrays[name].shape != shape:
+            raise SpecError(f"arrays.{name}", f"shape {arrays[name].shape}, model needs {shape}")
+        params[name] = arrays[name]
+    return params
+
+
+def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task | None = None):
+    kind = spec.get("kind", base.kind if base else None)
+    if kind not in TASKS:
+        raise SpecError(f"{where}.kind", f"must be one of {', '.join(TASKS)}, got {kind!r}")
+    inherited = base.__dict__ if base else {}
+    values = {**inherited, **{k: v for k, v in spec.items() if k != "kind"}}
+    task = Task(
+        kind,
+        lr=float(_number(values, "lr", where, 0.0)),
+        epochs=int(_number(values, "epochs", where, 1)),
+        batch_size=values.get("batch_size"),
+        dropout_seed=values.get("dropout_seed"),
+    )
+    if network.mask_layers and not isinstance(task.dropout_seed, int):
+        raise SpecError(f"{where}.dropout_seed", "the model has dropout: give the mask seed")
+    if kind == "train" and (task.lr <= 0 or task.epochs < 1):
+        raise SpecError(where, "a train task needs lr > 0 and epochs >= 1")
+    return task
+
+
+def _run(index, spec, task, network, arrays, golden_table) -> Run:
+    where = f"runs[{index}]"
+    name = _require(spec, "name", str, where)
+    rows = _rows(spec, where)
+    x = _data(spec, "x", arrays, where)[rows]
+    y = _data(spec, "y", arrays, where)[rows] if "y" in spec else None
+    if x.ndim != 2 or x.shape[1] != network.in_features:
+        raise SpecError(f"{where}.x", f"shape {x.shape}, model takes (batch, {network.in_features})")
+    expect_y = (x.shape[0], network.out_features)
+    if y is None:
+        y = np.zeros(expect_y)
+    elif y.shape != expect_y:
+        raise SpecError(f"{where}.y", f"shape {y.shape}, model gives {expect_y}")
+    run_task = _task(spec.get("task", {}), network, f"{where}.task", task)
+    if run_task.batch_size is not None and not 0 < run_task.batch_size <= x.shape[0]:
+        raise SpecError(f"{where}.task.batch_size", f"must be in 1..{x.shape[0]}")
+    shapes = expected_shapes(run_task, network, x.shape[0])
+    goldens = {
+        tensor: _golden(entry, f"golden.{name}.{tensor}", shapes)
+        for tensor, entry in _flatten(golden_table.get(name, {}))
+    }
+    return Run(name, run_task, x, y, goldens)
+
+
+def expected_shapes(task: Task, network: net.Network, rows: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor a task computes, by name, with its shape."""
+    params = network.param_shapes
+    if task.kind == "forward":
+        return {"output": (rows, network.out_features)}
+    if task.kind == "gradient":
+        grads = {f"grad.{name}": shape for name, shape in params.items()}
+        return {"output": (rows, network.out_features), "loss": (), **grads}
+    steps = task.epochs * -(-rows // (task.batch_size or rows))
+    return {"step_losses": (steps,), **{f"final.{name}": s for name, s in params.items()}}
+
+
+def _golden(entry: Any, where: str, shapes: dict[str, tuple[int, ...]]) -> Golden:
+    tensor = where.split(".", 2)[2]
+    if tensor not in shapes:
+        raise SpecError(where, f"this task computes no such tensor (it has: {', '.join(shapes)})")
+    value = np.asarray(_require(entry, "value", (list, int, float), where), dtype=np.float64)
+    if value.shape != shapes[tensor]:
+        raise SpecError(f"{where}.value", f"shape {value.shape}, expected {shapes[tensor]}")
+    if not np.all(np.isfinite(value)):
+        raise SpecError(f"{where}.value", "holds a non-finite number")
+    decimals = _require(entry, "decimals", (int, str), where)
+    if decimals != "repr" and not (isinstance(decimals, int) and decimals >= 0):
+        raise SpecError(f"{where}.decimals", f"must be an integer or \"repr\", got {decimals!r}")
+    source = _require(entry, "source", str, where)
+    overrides = _tolerances(entry.get("tolerance", {}), f"{where}.tolerance", {})
+    why = "; ".join(e["why"] for e in entry.get("tolerance", {}).values())
+    return Golden(value, None if decimals == "repr" else decimals, source, overrides, why)
+
+
+def _tolerances(spec: Any, where: str, base: Mapping[str, Tolerance]) -> dict[str, Tolerance]:
+    """`[tolerance.float32] rtol = ..., atol = ..., why = "..."`, merged over `base`."""
+    if not isinstance(spec, Mapping):
+        raise SpecError(where, "must be a table of per-dtype overrides")
+    result = dict(base)
+    for dtype, entry in spec.items():
+        here = f"{where}.{dtype}"
+        if dtype not in DTYPES:
+            raise SpecError(here, f"unknown dtype (known: {', '.join(DTYPES)})")
+        _require(entry, "why", str, here)
+        default = DEFAULT[dtype]
+        rtol = _number(entry, "rtol", here, default.rtol)
+        result[dtype] = Tolerance(rtol, _number(entry, "atol", here, default.atol))
+    return result
+
+
+def _data(spec, key, arrays, where) -> np.ndarray:
+    name = _require(spec, key, str, where)
+    if name not in arrays:
+        raise SpecError(f"{where}.{key}", f"names no array: {name!r} (have: {', '.join(arrays)})")
+    return np.atleast_2d(arrays[name])
+
+
+def _rows(spec: Mapping[str, Any], where: str) -> slice:
+    """`rows = [start, stop]` picks a slice of the named arrays; the default is all rows."""
+    rows = spec.get("rows")
+    if rows is None:
+        return slice(None)
+    if not (isinstance(rows, list) and len(rows) == 2 and all(isinstance(r, int) for r in rows)):
+        raise SpecError(f"{where}.rows", f"must be [start, stop], got {rows!r}")
+    if not 0 <= rows[0] < rows[1]:
+        raise SpecError(f"{where}.rows", f"needs 0 <= start < stop, got {rows!r}")
+    return slice(*rows)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """Yield ("grad.w1", entry) for nested golden tables; an entry is a table with a value."""
+    for key, entry in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(entry, Mapping) and "value" not in entry:
+            yield from _flatten(entry, f"{name}.")
+        else:
+            yield name, entry
+
+
+def _require(table: Any, key: str, kind, where: str):
+    here = f"{where}.{key}" if where else key
+    if not isinstance(table, Mapping):
+        raise SpecError(where or "file", "must be a table")
+    if key not in table:
+        raise SpecError(here, "missing")
+    if isinstance(table[key], bool) or not isinstance(table[key], kind):
+        raise SpecError(here, f"has the wrong type: {type(table[key]).__name__}")
+    return table[key]
+
+
+def _number(table: Any, key: str, where: str, default: float):
+    value = table.get(key, default) if isinstance(table, Mapping) else default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise SpecError(f"{where}.{key}", f"must be a number, got {value!r}")
+    return value

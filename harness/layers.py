@@ -1,0 +1,94 @@
+"""Layers written once against the Python Array API standard, each backward beside its forward.
+
+A layer is a pair of pure functions in the style of stax: `forward(xp, params, x, data)`
+returns the output and what the backward needs; `backward(xp, params, saved, dy)` returns
+the gradient for the input and for the layer's own parameters. `xp` is the array namespace,
+resolved once per step by the caller. Nothing here knows which library it runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+Array = Any
+Forward = Callable[[Any, Mapping[str, Array], Array, Mapping[str, Array]], tuple[Array, Any]]
+Backward = Callable[[Any, Mapping[str, Array], Any, Array], tuple[Array, dict[str, Array]]]
+
+
+class Layer(NamedTuple):
+    kind: str
+    param_names: tuple[str, ...]
+    forward: Forward
+    backward: Backward
+    mask_name: str | None = None
+    rate: float = 0.0
+
+
+def linear(weight: str, bias: str | None) -> Layer:
+    """y = x @ W (+ b), with W laid out (in, out) as in the homework."""
+
+    def forward(xp, params, x, data):
+        y = x @ params[weight]
+        if bias is not None:
+            y = y + params[bias]
+        return y, x
+
+    def backward(xp, params, x, dy):
+        grads = {weight: x.T @ dy}
+        if bias is not None:
+            grads[bias] = xp.sum(dy, axis=0)
+        return dy @ params[weight].T, grads
+
+    names = (weight,) if bias is None else (weight, bias)
+    return Layer("Linear", names, forward, backward)
+
+
+def relu() -> Layer:
+    def forward(xp, params, x, data):
+        positive = x > 0
+        return xp.where(positive, x, xp.zeros_like(x)), positive
+
+    def backward(xp, params, positive, dy):
+        return xp.where(positive, dy, xp.zeros_like(dy)), {}
+
+    return Layer("ReLU", (), forward, backward)
+
+
+def sigmoid() -> Layer:
+    def forward(xp, params, x, data):
+        y = 1.0 / (1.0 + xp.exp(-x))
+        return y, y
+
+    def backward(xp, params, y, dy):
+        return dy * y * (1.0 - y), {}
+
+    return Layer("Sigmoid", (), forward, backward)
+
+
+def dropout(p: float, mask_name: str) -> Layer:
+    """Inverted dropout whose keep-mask (1 keep, 0 drop) arrives as data, never drawn here."""
+    scale = 1.0 / (1.0 - p)
+
+    def forward(xp, params, x, data):
+        kept = data[mask_name] * scale
+        return x * kept, kept
+
+    def backward(xp, params, kept, dy):
+        return dy * kept, {}
+
+    return Layer("Dropout", (), forward, backward, mask_name, p)
+
+
+def softmax() -> Layer:
+    """Softmax over the last axis, max-subtracted so that large logits do not overflow."""
+
+    def forward(xp, params, z, data):
+        e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+        p = e / xp.sum(e, axis=-1, keepdims=True)
+        return p, p
+
+    def backward(xp, params, p, dp):
+        return p * (dp - xp.sum(dp * p, axis=-1, keepdims=True)), {}
+
+    return Layer("Softmax", (), forward, backward)

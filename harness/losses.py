@@ -1,0 +1,52 @@
+"""Losses against the Array API, each backward (the gradient for the prediction) beside it.
+
+`reduction` is "sum" or "mean"; mean divides by the batch size, the first axis. The seeds
+disagree on this convention, which is why every case states it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+Array = Any
+REDUCTIONS = ("sum", "mean")
+
+
+class Loss(NamedTuple):
+    kind: str
+    forward: Callable[[Any, Array, Array], tuple[Array, Any]]
+    backward: Callable[[Any, Any], Array]
+
+
+def _scale(reduction: str, batch: int) -> float:
+    return 1.0 / batch if reduction == "mean" else 1.0
+
+
+def cross_entropy(reduction: str, eps: float) -> Loss:
+    """-sum(t * log(p + eps)) on softmax probabilities, as the seeds write it (eps = 1e-7)."""
+
+    def forward(xp, p, t):
+        scale = _scale(reduction, p.shape[0])
+        return -xp.sum(t * xp.log(p + eps)) * scale, (p, t, scale)
+
+    def backward(xp, saved):
+        p, t, scale = saved
+        return -(t / (p + eps)) * scale
+
+    return Loss("cross_entropy", forward, backward)
+
+
+def squared_error(reduction: str) -> Loss:
+    """sum((pred - y)**2), seed 004's regression loss."""
+
+    def forward(xp, pred, y):
+        scale = _scale(reduction, pred.shape[0])
+        diff = pred - y
+        return xp.sum(diff * diff) * scale, (diff, scale)
+
+    def backward(xp, saved):
+        diff, scale = saved
+        return diff * (2.0 * scale)
+
+    return Loss("squared_error", forward, backward)

@@ -1,0 +1,72 @@
+"""The hand-written backward, as a backend for any library that follows the Array API.
+
+One class serves NumPy, the strict reference namespace, and (later) torch or JAX arrays
+without autograd: the namespace is resolved once, when a step is made, and the network's
+`manual_step` does the rest. The float64 NumPy instance is the harness's reference.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+from harness.protocol import DTYPES, Availability
+
+
+@dataclass
+class ManualBackend:
+    name: str
+    module: str
+    """Importable module that creates arrays, e.g. "numpy" or "array_api_strict"."""
+    library: str
+    dtypes: tuple[str, ...] = DTYPES
+
+    def availability(self) -> Availability:
+        try:
+            importlib.import_module(self.module)
+            import array_api_compat  # noqa: F401
+        except Exception as exc:  # any import failure makes the backend unavailable
+            return Availability(False, f"cannot import {self.module}: {exc}")
+        return Availability(True, version=_version(self.library))
+
+    def numerics(self, dtype: str):
+        return nullcontext()
+
+    def namespace(self):
+        """The Array-API namespace of this library's arrays, resolved once."""
+        from array_api_compat import array_namespace
+
+        module = importlib.import_module(self.module)
+        return array_namespace(module.asarray([0.0]))
+
+    def from_numpy(self, array, dtype: str):
+        xp = self.namespace()
+        return xp.asarray(array, dtype=getattr(xp, dtype), copy=True)
+
+    def to_numpy(self, array):
+        import numpy as np
+
+        if hasattr(array, "__dlpack__"):
+            return np.array(np.from_dlpack(array), copy=True)
+        return np.array(array, copy=True)  # NumPy reductions return scalars
+
+    def make_step(self, network, dtype: str, *, trace: bool = False):
+        xp = self.namespace()
+
+        def step(params, batch):
+            return network.manual_step(xp, params, batch, trace)
+
+        return step
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+REFERENCE = ManualBackend("reference", "numpy", "numpy")
+"""The float64 NumPy manual backward every cell is compared against."""

@@ -1,0 +1,154 @@
+"""Run cases × backends × dtypes and judge each cell against the goldens and the reference."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness import plugins
+from harness.cases import Case
+from harness.compare import Comparison, compare
+from harness.manual import REFERENCE
+from harness.protocol import Backend
+from harness.tasks import Outcome, execute
+from harness.tolerance import printed_slack
+
+STATUSES = ("pass", "fail", "error", "skip")
+
+
+@dataclass
+class Cell:
+    case: str
+    backend: str
+    dtype: str
+    status: str
+    message: str = ""
+    comparisons: list[Comparison] = field(default_factory=list)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def max_abs(self) -> float:
+        return max((c.max_abs for c in self.comparisons), default=float("nan"))
+
+    @property
+    def max_rel(self) -> float:
+        return max((c.max_rel for c in self.comparisons), default=float("nan"))
+
+
+class Reference:
+    """The float64 NumPy manual-backward result of each case run, computed once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], Outcome] = {}
+
+    def get(self, case: Case, run_name: str) -> Outcome:
+        key = (case.name, run_name)
+        if key not in self._cache:
+            run = next(r for r in case.runs if r.name == run_name)
+            self._cache[key] = execute(REFERENCE, case.network, case.params, run, "float64", True)
+        return self._cache[key]
+
+
+def run_cell(case: Case, backend: Backend, dtype: str, reference: Reference) -> Cell:
+    """One case on one backend in one dtype; never raises for a backend's fault."""
+    cell = Cell(case.name, backend.name, dtype, "skip")
+    status = plugins.availability(backend)
+    if not status.available:
+        cell.message = f"unavailable: {status.reason}"
+        return cell
+    if dtype not in backend.dtypes:
+        cell.message = f"{backend.name} does not support {dtype}"
+        return cell
+    start = time.perf_counter()
+    try:
+        for run in case.runs:
+            cell.outcomes[run.name] = execute(backend, case.network, case.params, run, dtype)
+    except Exception as exc:  # a backend that raises marks its own cell, nothing else
+        cell.status, cell.message = "error", f"{type(exc).__name__}: {_one_line(exc)}"
+        return cell
+    finally:
+        cell.seconds = time.perf_counter() - start
+    _judge(cell, case, dtype, reference)
+    return cell
+
+
+def _judge(cell: Cell, case: Case, dtype: str, reference: Reference) -> None:
+    problems = []
+    for run in case.runs:
+        outcome = cell.outcomes[run.name]
+        problems += [f"{run.name}/{p}" for p in outcome.problems]
+        expected = reference.get(case, run.name).tensors
+        for name, value in outcome.tensors.items():
+            tag = f"{run.name}/{name}"
+            if name in run.golden:
+                golden = run.golden[name]
+                tol = case.tolerance_for(dtype, golden).widened(printed_slack(golden.decimals))
+                cell.comparisons.append(compare(tag, "golden", value, golden.value, tol))
+            tol = case.tolerance_for(dtype)
+            cell.comparisons.append(compare(tag, "reference", value, expected[name], tol))
+        if missing := sorted(set(run.golden) - set(outcome.tensors)):
+            problems.append(f"{run.name}: no value for golden tensor(s) {', '.join(missing)}")
+    failed = [c.describe() for c in cell.comparisons if not c.ok]
+    cell.status = "fail" if problems or failed else "pass"
+    cell.message = "; ".join(problems + failed[:1])
+
+
+def run_matrix(
+    cases: Iterable[Case],
+    backends: Iterable[Backend],
+    dtypes: Iterable[str],
+    on_cell: Callable[[Cell], None] | None = None,
+) -> list[Cell]:
+    reference = Reference()
+    cells = []
+    backends, dtypes = list(backends), list(dtypes)
+    for case in cases:
+        for backend in backends:
+            for dtype in dtypes:
+                cell = run_cell(case, backend, dtype, reference)
+                cells.append(cell)
+                if on_cell:
+                    on_cell(cell)
+    return cells
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else repr(exc)
+
+
+def as_record(cell: Cell) -> dict:
+    """The JSON record of a cell: status, errors, and every computed tensor by name."""
+    return {
+        "case": cell.case,
+        "backend": cell.backend,
+        "dtype": cell.dtype,
+        "status": cell.status,
+        "message": cell.message,
+        "max_abs_err": _finite_or_none(cell.max_abs),
+        "max_rel_err": _finite_or_none(cell.max_rel),
+        "seconds": cell.seconds,
+        "errors": [
+            {
+                "tensor": c.name,
+                "against": c.against,
+                "ok": c.ok,
+                "max_abs": _finite_or_none(c.max_abs),
+                "max_rel": _finite_or_none(c.max_rel),
+                "problem": c.problem,
+            }
+            for c in cell.comparisons
+        ],
+        "tensors": {
+            run: {name: np.asarray(v).tolist() for name, v in outcome.tensors.items()}
+            for run, outcome in cell.outcomes.items()
+        },
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if np.isfinite(value) else None

@@ -1,0 +1,81 @@
+"""The contract between the harness and a backend adapter.
+
+A backend is one module holding one object that satisfies `Backend`. The harness never
+imports an array library itself: it asks the backend to convert NumPy arrays in, run a
+step, and convert results out. Everything here is importable without any array library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from harness.network import Network
+
+Array = Any
+"""An array of whatever library the backend wraps."""
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run here, and if not, why not."""
+
+    available: bool
+    reason: str = ""
+    version: str = ""
+
+
+@dataclass
+class StepResult:
+    """What one forward-and-backward step returns, in backend arrays.
+
+    `trace` is filled only when the step was made with `trace=True`: the network's named
+    intermediates (forward activations in order, then the gradients flowing backwards),
+    which the harness compares one by one to find where two backends first part.
+    """
+
+    loss: Array
+    grads: dict[str, Array]
+    output: Array
+    trace: dict[str, Array] = field(default_factory=dict)
+
+
+StepFn = Callable[[Mapping[str, Array], Mapping[str, Array]], StepResult]
+"""`step(params, batch)`: batch holds "x", "y" and one "mask.<layer>" per dropout layer."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One way of computing loss and gradients on one array library."""
+
+    name: str
+    library: str
+    """The distribution whose version `harness backends` reports, e.g. "torch"."""
+    dtypes: tuple[str, ...]
+
+    def availability(self) -> Availability:
+        """Say whether the library imports here, without raising."""
+        ...
+
+    def numerics(self, dtype: str) -> AbstractContextManager[object]:
+        """Scope the library settings a dtype needs (JAX x64, say); entered around a cell."""
+        ...
+
+    def from_numpy(self, array: np.ndarray, dtype: str) -> Array:
+        """Copy a NumPy array into a backend array of `dtype`."""
+        ...
+
+    def to_numpy(self, array: Array) -> np.ndarray:
+        """Copy a backend array back to NumPy, detached and on the host."""
+        ...
+
+    def make_step(self, network: Network, dtype: str, *, trace: bool = False) -> StepFn:
+        """Build the step that returns loss, output and the gradient of every parameter."""
+        ...

@@ -1,0 +1,110 @@
+"""Build a case's named arrays from its `[arrays]` table: inline values or seeded recipes.
+
+Each entry is one of
+- an inline number or nested list;
+- `{ arange = [start, stop, step], shape = [...] }`, NumPy's arange, reshaped;
+- `{ draw = "random" | "uniform" | "uniform_fan_in", shape = [...], ... }`, drawn in file
+  order from one `numpy.random.default_rng(seed)` (the case's `[random] seed`);
+- `{ compute = "half_sum_of_squares", of = NAME }`, seed 004's target (x0² + x1²)/2, as a
+  column.
+Every recipe is written in the case file, so the data can be rebuilt without the harness.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from harness.network import SpecError
+
+DRAWS = ("random", "uniform", "uniform_fan_in")
+COMPUTES = ("half_sum_of_squares",)
+
+
+def build_arrays(table: Any, seed: int | None) -> dict[str, np.ndarray]:
+    """Evaluate every entry of `[arrays]` in order, sharing one generator between draws."""
+    if not isinstance(table, Mapping) or not table:
+        raise SpecError("arrays", "must be a non-empty table of named arrays")
+    rng = np.random.default_rng(seed) if seed is not None else None
+    arrays: dict[str, np.ndarray] = {}
+    for name, entry in table.items():
+        where = f"arrays.{name}"
+        if isinstance(entry, Mapping):
+            arrays[name] = _recipe(entry, where, rng, arrays)
+        else:
+            arrays[name] = _inline(entry, where)
+    return arrays
+
+
+def _inline(entry: Any, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(entry, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(where, f"is not a rectangular array of numbers ({exc})") from None
+    if not np.all(np.isfinite(array)):
+        raise SpecError(where, "holds a non-finite number")
+    return array
+
+
+def _recipe(entry: Mapping[str, Any], where: str, rng, arrays) -> np.ndarray:
+    if "arange" in entry:
+        start, stop, step = _numbers(entry["arange"], 3, f"{where}.arange")
+        return _reshape(np.arange(start, stop, step), entry, where)
+    if "draw" in entry:
+        if rng is None:
+            raise SpecError(where, "draws from the generator but the case has no [random] seed")
+        return _draw(entry, where, rng)
+    if "compute" in entry:
+        return _compute(entry, where, arrays)
+    raise SpecError(where, "needs one of: a list of numbers, arange, draw, compute")
+
+
+def _draw(entry: Mapping[str, Any], where: str, rng) -> np.ndarray:
+    kind = entry["draw"]
+    shape = _shape(entry, where)
+    if kind == "random":
+        return rng.random(shape)
+    if kind == "uniform":
+        low, high = _numbers([entry.get("low"), entry.get("high")], 2, f"{where}.low/high")
+        return rng.uniform(low, high, shape)
+    if kind == "uniform_fan_in":
+        (fan_in,) = _numbers([entry.get("fan_in")], 1, f"{where}.fan_in")
+        bound = 1.0 / math.sqrt(fan_in)
+        return rng.uniform(-bound, bound, shape)
+    raise SpecError(f"{where}.draw", f"unknown draw {kind!r} (known: {', '.join(DRAWS)})")
+
+
+def _compute(entry: Mapping[str, Any], where: str, arrays) -> np.ndarray:
+    kind, source = entry["compute"], entry.get("of")
+    if kind not in COMPUTES:
+        raise SpecError(f"{where}.compute", f"unknown {kind!r} (known: {', '.join(COMPUTES)})")
+    if source not in arrays:
+        raise SpecError(f"{where}.of", f"names no earlier array: {source!r}")
+    x = arrays[source]
+    return np.sum(x * x, axis=1, keepdims=True) / 2.0
+
+
+def _reshape(array: np.ndarray, entry, where: str) -> np.ndarray:
+    if "shape" not in entry:
+        return array
+    shape = _shape(entry, where)
+    if math.prod(shape) != array.size:
+        raise SpecError(f"{where}.shape", f"{list(shape)} does not fit {array.size} values")
+    return array.reshape(shape)
+
+
+def _shape(entry, where: str) -> tuple[int, ...]:
+    shape = entry.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise SpecError(f"{where}.shape", f"must be a list of positive integers, got {shape!r}")
+    return tuple(shape)
+
+
+def _numbers(values, count: int, where: str) -> list[float]:
+    ok = isinstance(values, list) and len(values) == count
+    if not ok or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        raise SpecError(where, f"needs {count} finite number(s), got {values!r}")
+    return [float(v) for v in values]
