@@ -30,13 +30,14 @@ class Cell:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     seconds: float = 0.0
 
-    @property
-    def max_abs(self) -> float:
-        return max((c.max_abs for c in self.comparisons), default=float("nan"))
-
-    @property
-    def max_rel(self) -> float:
-        return max((c.max_rel for c in self.comparisons), default=float("nan"))
+    def worst(self, against: str) -> tuple[float, float]:
+        """Max abs and max rel error over the comparisons against "reference" or "golden"."""
+        mine = [c for c in self.comparisons if c.against == against]
+        nan = float("nan")
+        return (
+            max((c.max_abs for c in mine), default=nan),
+            max((c.max_rel for c in mine), default=nan),
+        )
 
 
 class Reference:
@@ -49,7 +50,8 @@ class Reference:
         key = (case.name, run_name)
         if key not in self._cache:
             run = next(r for r in case.runs if r.name == run_name)
-            self._cache[key] = execute(REFERENCE, case.network, case.params, run, "float64", True)
+            step = REFERENCE.make_step(case.network, "float64", trace=True)
+            self._cache[key] = execute(REFERENCE, case, run, "float64", step)
         return self._cache[key]
 
 
@@ -65,8 +67,10 @@ def run_cell(case: Case, backend: Backend, dtype: str, reference: Reference) -> 
         return cell
     start = time.perf_counter()
     try:
+        with backend.numerics(dtype):
+            step = backend.make_step(case.network, dtype)
         for run in case.runs:
-            cell.outcomes[run.name] = execute(backend, case.network, case.params, run, dtype)
+            cell.outcomes[run.name] = execute(backend, case, run, dtype, step)
     except Exception as exc:  # a backend that raises marks its own cell, nothing else
         cell.status, cell.message = "error", f"{type(exc).__name__}: {_one_line(exc)}"
         return cell
@@ -129,8 +133,8 @@ def as_record(cell: Cell) -> dict:
         "dtype": cell.dtype,
         "status": cell.status,
         "message": cell.message,
-        "max_abs_err": _finite_or_none(cell.max_abs),
-        "max_rel_err": _finite_or_none(cell.max_rel),
+        "max_abs_err": {k: _finite_or_none(cell.worst(k)[0]) for k in ("reference", "golden")},
+        "max_rel_err": {k: _finite_or_none(cell.worst(k)[1]) for k in ("reference", "golden")},
         "seconds": cell.seconds,
         "errors": [
             {

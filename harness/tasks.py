@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.cases import Run
+from harness.cases import Case, Run
 from harness.network import Network
+from harness.protocol import StepFn
 
 
 @dataclass
@@ -41,13 +42,12 @@ def batches(network: Network, run: Run) -> Iterator[dict[str, np.ndarray]]:
             yield batch
 
 
-def execute(backend, network: Network, params, run: Run, dtype: str, trace=False) -> Outcome:
+def execute(backend, case: Case, run: Run, dtype: str, step: StepFn) -> Outcome:
     """Compute every tensor the run's task names, inside the backend's numerics scope."""
     with backend.numerics(dtype):
-        step = backend.make_step(network, dtype, trace=trace)
-        state = {name: backend.from_numpy(value, dtype) for name, value in params.items()}
+        state = {name: backend.from_numpy(value, dtype) for name, value in case.params.items()}
         losses, last = [], None
-        for batch in batches(network, run):
+        for batch in batches(case.network, run):
             last = step(state, {k: backend.from_numpy(v, dtype) for k, v in batch.items()})
             _check_grads(last.grads, state)
             if run.task.kind == "train":
