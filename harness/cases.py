@@ -7,6 +7,7 @@ precision they were printed at, and optional tolerance overrides. See cases/READ
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,8 @@ def load(path: Path) -> Case:
         return _case(path, doc)
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"{path}: not valid TOML: not UTF-8 at byte {exc.start}") from None
     except SpecError as exc:
         raise CaseError(f"{path}: {exc}") from None
     except OSError as exc:
@@ -109,11 +112,13 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     provenance = _require(doc, "provenance", list, "")
     model = _require(doc, "model", Mapping, "")
     network = net.build(_require(model, "layers", list, "model"), model.get("loss", {}))
-    seed = doc.get("random", {}).get("seed")
+    seed = _seed(doc.get("random", {}))
     arrays = build_arrays(doc.get("arrays"), seed)
     params = _params(network, arrays)
     task = _task(_require(doc, "task", Mapping, ""), network, "task")
     golden = doc.get("golden", {})
+    if not isinstance(golden, Mapping):
+        raise SpecError("golden", "must be a table of runs")
     runs = tuple(
         _run(i, spec, task, network, arrays, golden)
         for i, spec in enumerate(_require(doc, "runs", list, ""))
@@ -137,16 +142,21 @@ def _params(network: net.Network, arrays: dict[str, np.ndarray]) -> dict[str, np
 
 
 def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task | None = None):
+    if not isinstance(spec, Mapping):
+        raise SpecError(where, "must be a table")
     kind = spec.get("kind", base.kind if base else None)
     if kind not in TASKS:
         raise SpecError(f"{where}.kind", f"must be one of {', '.join(TASKS)}, got {kind!r}")
     inherited = base.__dict__ if base else {}
     values = {**inherited, **{k: v for k, v in spec.items() if k != "kind"}}
+    batch_size = values.get("batch_size")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
+        raise SpecError(f"{where}.batch_size", f"must be an integer, got {batch_size!r}")
     task = Task(
         kind,
         lr=float(_number(values, "lr", where, 0.0)),
-        epochs=int(_number(values, "epochs", where, 1)),
-        batch_size=values.get("batch_size"),
+        epochs=_integer(values, "epochs", where, 1),
+        batch_size=batch_size,
         dropout_seed=values.get("dropout_seed"),
     )
     if network.mask_layers and not isinstance(task.dropout_seed, int):
@@ -163,7 +173,9 @@ def _run(index, spec, task, network, arrays, golden_table) -> Run:
     x = _data(spec, "x", arrays, where)[rows]
     y = _data(spec, "y", arrays, where)[rows] if "y" in spec else None
     if x.ndim != 2 or x.shape[1] != network.in_features:
-        raise SpecError(f"{where}.x", f"shape {x.shape}, model takes (batch, {network.in_features})")
+        raise SpecError(
+            f"{where}.x", f"shape {x.shape}, model takes (batch, {network.in_features})"
+        )
     expect_y = (x.shape[0], network.out_features)
     if y is None:
         y = np.zeros(expect_y)
@@ -173,9 +185,12 @@ def _run(index, spec, task, network, arrays, golden_table) -> Run:
     if run_task.batch_size is not None and not 0 < run_task.batch_size <= x.shape[0]:
         raise SpecError(f"{where}.task.batch_size", f"must be in 1..{x.shape[0]}")
     shapes = expected_shapes(run_task, network, x.shape[0])
+    table = golden_table.get(name, {})
+    if not isinstance(table, Mapping):
+        raise SpecError(f"golden.{name}", "must be a table of tensors")
     goldens = {
         tensor: _golden(entry, f"golden.{name}.{tensor}", shapes)
-        for tensor, entry in _flatten(golden_table.get(name, {}))
+        for tensor, entry in _flatten(table)
     }
     return Run(name, run_task, x, y, goldens)
 
@@ -196,14 +211,17 @@ def _golden(entry: Any, where: str, shapes: dict[str, tuple[int, ...]]) -> Golde
     tensor = where.split(".", 2)[2]
     if tensor not in shapes:
         raise SpecError(where, f"this task computes no such tensor (it has: {', '.join(shapes)})")
-    value = np.asarray(_require(entry, "value", (list, int, float), where), dtype=np.float64)
+    try:
+        value = np.asarray(_require(entry, "value", (list, int, float), where), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{where}.value", f"not an array of numbers: {exc}") from None
     if value.shape != shapes[tensor]:
         raise SpecError(f"{where}.value", f"shape {value.shape}, expected {shapes[tensor]}")
     if not np.all(np.isfinite(value)):
         raise SpecError(f"{where}.value", "holds a non-finite number")
     decimals = _require(entry, "decimals", (int, str), where)
     if decimals != "repr" and not (isinstance(decimals, int) and decimals >= 0):
-        raise SpecError(f"{where}.decimals", f"must be an integer or \"repr\", got {decimals!r}")
+        raise SpecError(f"{where}.decimals", f'must be an integer or "repr", got {decimals!r}')
     source = _require(entry, "source", str, where)
     overrides = _tolerances(entry.get("tolerance", {}), f"{where}.tolerance", {})
     why = "; ".join(e["why"] for e in entry.get("tolerance", {}).values())
@@ -226,6 +244,16 @@ def _tolerances(spec: Any, where: str, base: Mapping[str, Tolerance]) -> dict[st
     return result
 
 
+def _seed(spec: Any) -> int | None:
+    """`[random] seed = N` for the case's drawn arrays: a non-negative integer, or absent."""
+    if not isinstance(spec, Mapping):
+        raise SpecError("random", "must be a table")
+    seed = spec.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise SpecError("random.seed", f"must be a non-negative integer, got {seed!r}")
+    return seed
+
+
 def _data(spec, key, arrays, where) -> np.ndarray:
     name = _require(spec, key, str, where)
     if name not in arrays:
@@ -238,7 +266,7 @@ def _rows(spec: Mapping[str, Any], where: str) -> slice:
     rows = spec.get("rows")
     if rows is None:
         return slice(None)
-    if not (isinstance(rows, list) and len(rows) == 2 and all(isinstance(r, int) for r in rows)):
+    if not (isinstance(rows, list) and len(rows) == 2 and all(_is_int(r) for r in rows)):
         raise SpecError(f"{where}.rows", f"must be [start, stop], got {rows!r}")
     if not 0 <= rows[0] < rows[1]:
         raise SpecError(f"{where}.rows", f"needs 0 <= start < stop, got {rows!r}")
@@ -266,8 +294,19 @@ def _require(table: Any, key: str, kind, where: str):
     return table[key]
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _integer(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = table.get(key, default)
+    if not _is_int(value):
+        raise SpecError(f"{where}.{key}", f"must be an integer, got {value!r}")
+    return value
+
+
 def _number(table: Any, key: str, where: str, default: float):
     value = table.get(key, default) if isinstance(table, Mapping) else default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise SpecError(f"{where}.{key}", f"must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SpecError(f"{where}.{key}", f"must be a finite number, got {value!r}")
     return value

@@ -44,10 +44,11 @@ def compare(name: str, against: str, actual, expected, tol: Tolerance) -> Compar
         return Comparison(name, against, False, nan, nan, f"{bad} non-finite value(s)")
     if not np.all(np.isfinite(b)):
         return Comparison(name, against, False, nan, nan, "expected value is not finite")
-    diff = np.abs(a - b)
-    scale = np.abs(b)
-    max_abs = float(diff.max(initial=0.0))
-    nonzero = scale > 0
-    max_rel = float((diff[nonzero] / scale[nonzero]).max(initial=0.0))
-    ok = bool(np.all(diff <= tol.atol + tol.rtol * scale))
+    with np.errstate(over="ignore"):  # huge values or a tiny (subnormal) b: inf, not a warning
+        diff = np.abs(a - b)
+        scale = np.abs(b)
+        max_abs = float(diff.max(initial=0.0))
+        nonzero = scale > 0
+        max_rel = float((diff[nonzero] / scale[nonzero]).max(initial=0.0))
+        ok = bool(np.all(diff <= tol.atol + tol.rtol * scale))
     return Comparison(name, against, ok, max_abs, max_rel)

@@ -52,7 +52,13 @@ def _inline(entry: Any, where: str) -> np.ndarray:
 def _recipe(entry: Mapping[str, Any], where: str, rng, arrays) -> np.ndarray:
     if "arange" in entry:
         start, stop, step = _numbers(entry["arange"], 3, f"{where}.arange")
-        return _reshape(np.arange(start, stop, step), entry, where)
+        if step == 0:
+            raise SpecError(f"{where}.arange", "step must not be zero")
+        try:
+            values = np.arange(start, stop, step)
+        except (ValueError, MemoryError) as exc:
+            raise SpecError(f"{where}.arange", f"cannot be built: {exc}") from None
+        return _reshape(values, entry, where)
     if "draw" in entry:
         if rng is None:
             raise SpecError(where, "draws from the generator but the case has no [random] seed")
@@ -72,6 +78,8 @@ def _draw(entry: Mapping[str, Any], where: str, rng) -> np.ndarray:
         return rng.uniform(low, high, shape)
     if kind == "uniform_fan_in":
         (fan_in,) = _numbers([entry.get("fan_in")], 1, f"{where}.fan_in")
+        if fan_in <= 0:
+            raise SpecError(f"{where}.fan_in", f"must be positive, got {fan_in}")
         bound = 1.0 / math.sqrt(fan_in)
         return rng.uniform(-bound, bound, shape)
     raise SpecError(f"{where}.draw", f"unknown draw {kind!r} (known: {', '.join(DRAWS)})")
@@ -81,7 +89,7 @@ def _compute(entry: Mapping[str, Any], where: str, arrays) -> np.ndarray:
     kind, source = entry["compute"], entry.get("of")
     if kind not in COMPUTES:
         raise SpecError(f"{where}.compute", f"unknown {kind!r} (known: {', '.join(COMPUTES)})")
-    if source not in arrays:
+    if not isinstance(source, str) or source not in arrays:
         raise SpecError(f"{where}.of", f"names no earlier array: {source!r}")
     x = arrays[source]
     return np.sum(x * x, axis=1, keepdims=True) / 2.0

@@ -26,11 +26,16 @@ class Outcome:
     trace: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class BadStepResult(ValueError):
+    """A step returned a tensor of the wrong shape or dtype, or none; the message names it."""
+
+
 def batches(network: Network, run: Run) -> Iterator[dict[str, np.ndarray]]:
     """Every step's batch, in order: x, y and the dropout keep-masks, all as NumPy."""
     task = run.task
     rows = run.x.shape[0]
-    size = task.batch_size or rows
+    # only training walks the data in minibatches; forward and gradient see every row at once
+    size = (task.batch_size if task.kind == "train" else None) or rows
     rng = np.random.default_rng(task.dropout_seed)
     epochs = task.epochs if task.kind == "train" else 1
     for _ in range(epochs):
@@ -47,9 +52,9 @@ def execute(backend, case: Case, run: Run, dtype: str, step: StepFn) -> Outcome:
     with backend.numerics(dtype):
         state = {name: backend.from_numpy(value, dtype) for name, value in case.params.items()}
         losses, last = [], None
-        for batch in batches(case.network, run):
+        for index, batch in enumerate(batches(case.network, run)):
             last = step(state, {k: backend.from_numpy(v, dtype) for k, v in batch.items()})
-            _check_grads(last.grads, state)
+            _check_step(last, state, index, backend, dtype)
             if run.task.kind == "train":
                 losses.append(last.loss)
                 state = {k: p - run.task.lr * last.grads[k] for k, p in state.items()}
@@ -75,6 +80,18 @@ def _collect(backend, run: Run, last, state, losses, dtype) -> Outcome:
     return Outcome(tensors, problems, trace)
 
 
-def _check_grads(grads, params) -> None:
-    if missing := sorted(set(params) - set(grads)):
-        raise ValueError(f"the step returned no gradient for {', '.join(missing)}")
+def _check_step(result, params, index: int, backend, dtype: str) -> None:
+    """Each parameter's gradient has its shape, before the update mixes them up; on the
+    first step every tensor has the cell's dtype (later steps would hide it by promotion)."""
+    if missing := sorted(set(params) - set(result.grads)):
+        raise BadStepResult(f"step {index + 1}: no gradient for {', '.join(missing)}")
+    for name, param in params.items():
+        shape, expected = tuple(result.grads[name].shape), tuple(param.shape)
+        if shape != expected:
+            problem = f"has shape {shape}, expected {expected}"
+            raise BadStepResult(f"step {index + 1}: grad.{name} {problem}")
+    if index == 0:
+        grads = {f"grad.{k}": v for k, v in result.grads.items()}
+        for name, value in {"loss": result.loss, "output": result.output, **grads}.items():
+            if (got := backend.to_numpy(value).dtype) != np.dtype(dtype):
+                raise BadStepResult(f"step 1: {name} has dtype {got}, expected {dtype}")
