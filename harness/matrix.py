@@ -1,4 +1,4 @@
-"""Run cases × backends × dtypes and judge each cell against the goldens and the reference."""
+"""Run cases x backends x dtypes and judge each cell against the goldens and the reference."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 from harness import plugins
 from harness.cases import Case
 from harness.compare import Comparison, compare
+from harness.diagnose import Diagnosis, diagnose
 from harness.manual import REFERENCE
 from harness.protocol import Backend
-from harness.tasks import Outcome, execute
+from harness.tasks import BadStepResult, Outcome, execute
 from harness.tolerance import printed_slack
 
 STATUSES = ("pass", "fail", "error", "skip")
@@ -29,6 +30,8 @@ class Cell:
     comparisons: list[Comparison] = field(default_factory=list)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     seconds: float = 0.0
+    diagnosis: Diagnosis | None = None
+    """For a cell that disagrees with the reference: where it first parts from it."""
 
     def worst(self, against: str) -> tuple[float, float]:
         """Max abs and max rel error over the comparisons against "reference" or "golden"."""
@@ -71,12 +74,18 @@ def run_cell(case: Case, backend: Backend, dtype: str, reference: Reference) -> 
             step = backend.make_step(case.network, dtype)
         for run in case.runs:
             cell.outcomes[run.name] = execute(backend, case, run, dtype, step)
+    except BadStepResult as exc:  # a wrong tensor is a failed comparison, not a crash
+        cell.status, cell.message = "fail", f"{run.name}/{exc}"
+        return cell
     except Exception as exc:  # a backend that raises marks its own cell, nothing else
         cell.status, cell.message = "error", f"{type(exc).__name__}: {_one_line(exc)}"
         return cell
     finally:
         cell.seconds = time.perf_counter() - start
     _judge(cell, case, dtype, reference)
+    if any(not c.ok and c.against == "reference" for c in cell.comparisons):
+        cell.diagnosis = diagnose(case, backend, dtype)
+        cell.message = f"{cell.message}; {cell.diagnosis.summary()}"
     return cell
 
 
@@ -136,6 +145,7 @@ def as_record(cell: Cell) -> dict:
         "max_abs_err": {k: _finite_or_none(cell.worst(k)[0]) for k in ("reference", "golden")},
         "max_rel_err": {k: _finite_or_none(cell.worst(k)[1]) for k in ("reference", "golden")},
         "seconds": cell.seconds,
+        "diagnosis": cell.diagnosis.as_record() if cell.diagnosis else None,
         "errors": [
             {
                 "tensor": c.name,

@@ -157,10 +157,14 @@ def _loss(spec: Mapping[str, Any]) -> losses.Loss:
         raise SpecError("model.loss.reduction", f"must be sum or mean, got {reduction!r}")
     if kind == "cross_entropy":
         eps = _field(spec, "eps", (int, float), "model.loss")
+        if not 0.0 < eps < 1.0:
+            raise SpecError("model.loss.eps", f"must be in (0, 1), got {eps}")
         return losses.cross_entropy(reduction, float(eps))
     if kind == "squared_error":
         return losses.squared_error(reduction)
-    raise SpecError("model.loss.type", f"unknown loss {kind!r} (known: cross_entropy, squared_error)")
+    raise SpecError(
+        "model.loss.type", f"unknown loss {kind!r} (known: cross_entropy, squared_error)"
+    )
 
 
 def _field(spec: Mapping[str, Any], key: str, kind, where: str):

@@ -79,3 +79,12 @@ class Backend(Protocol):
     def make_step(self, network: Network, dtype: str, *, trace: bool = False) -> StepFn:
         """Build the step that returns loss, output and the gradient of every parameter."""
         ...
+
+
+OPTIONAL_ATTRIBUTES = {
+    "strategy": '"manual" or "autograd": how gradients are made; pairs backends of one library'
+    " for the three-way gradient check (default: manual for ManualBackend, else autograd)",
+    "slow": "True when a backend's first step costs seconds (torch.compile): its pytest cells"
+    " carry the `slow` marker and are left out of the default run",
+}
+"""Attributes a backend may add; the harness reads them with getattr and a default."""

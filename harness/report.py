@@ -11,8 +11,20 @@ import numpy as np
 
 from harness.matrix import Cell, as_record
 
-COLUMNS = ("case", "backend", "dtype", "status", "ref abs", "ref rel", "gold abs", "gold rel", "time")
+COLUMNS = (
+    "case",
+    "backend",
+    "dtype",
+    "status",
+    "ref abs",
+    "ref rel",
+    "gold abs",
+    "gold rel",
+    "time",
+)
 WIDTHS = (24, 16, 8, 6, 8, 8, 8, 8, 6)
+GRADCHECK_COLUMNS = ("case", "manual", "autograd", "dtype", "status", "m~a", "m~fd", "a~fd")
+GRADCHECK_WIDTHS = (24, 16, 16, 8, 8, 8, 8, 8)
 
 
 def header() -> str:
@@ -33,6 +45,31 @@ def table_row(cell: Cell) -> str:
     )
     line = _row(values)
     return f"{line}  {cell.message}" if cell.message else line
+
+
+def divergences(cells: Iterable[Cell]) -> str:
+    """Each failing cell's first divergence from the reference, with both values' excerpts."""
+    blocks = [
+        f"{cell.case} / {cell.backend} / {cell.dtype}\n{cell.diagnosis.describe()}"
+        for cell in cells
+        if cell.diagnosis is not None
+    ]
+    return "\n\n".join(blocks)
+
+
+def gradcheck_header() -> str:
+    """Max abs differences between manual (m), autograd (a) and float64 central differences
+    of the reference loss (fd), at each run's first step, worst over runs and parameters."""
+    title = "three-way gradient check: manual (m) vs autograd (a) vs finite differences (fd)"
+    rule = _row(["-" * w for w in GRADCHECK_WIDTHS], GRADCHECK_WIDTHS)
+    return f"{title}\n{_row(GRADCHECK_COLUMNS, GRADCHECK_WIDTHS)}\n{rule}"
+
+
+def gradcheck_row(check) -> str:
+    pairs = [check.pairs.get(key) for key in ("manual~autograd", "manual~fd", "autograd~fd")]
+    errors = ["" if c is None else (_err(c.max_abs) or "nan") for c in pairs]
+    values = (check.case, check.manual, check.autograd, check.dtype, check.status, *errors)
+    return f"{_row(values, GRADCHECK_WIDTHS):<{sum(GRADCHECK_WIDTHS) + 14}}  {check.verdict}"
 
 
 def summary(cells: Iterable[Cell]) -> str:
@@ -59,8 +96,8 @@ def _err(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.1e}"
 
 
-def _row(values) -> str:
-    return "  ".join(f"{str(v):<{w}}" for v, w in zip(values, WIDTHS, strict=True)).rstrip()
+def _row(values, widths=WIDTHS) -> str:
+    return "  ".join(f"{v!s:<{w}}" for v, w in zip(values, widths, strict=True)).rstrip()
 
 
 def _finite(value):

@@ -9,7 +9,20 @@ from harness.matrix import run_cell
 from harness.protocol import DTYPES
 
 CASES = [case.name for case in cases.load_dir()[0]]
-BACKENDS = list(plugins.discover())
+SLOW = pytest.mark.slow
+# torch.compile's first call warns from inside torch; the warning is torch's, not ours.
+TORCH_JIT_DEPRECATION = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)
+
+
+def _param(name: str):
+    """A backend that declares itself `slow` (torch-compile) runs only with `-m slow`."""
+    slow = getattr(plugins.load(name), "slow", False)
+    return pytest.param(name, marks=[SLOW, TORCH_JIT_DEPRECATION] if slow else [])
+
+
+BACKENDS = [_param(name) for name in plugins.discover()]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,0 +1,40 @@
+"""The hand-written backward on JAX arrays, without `jax.grad`: JAX's half of the three-way check.
+
+The manual step is compiled whole with `jax.jit` (JIT is not autograd: no derivative is taken
+by JAX). Eager, every new array shape compiles each operation one by one, about 2 s a case
+here; jitted, one compilation. float64 needs x64 mode, which `numerics` scopes to the cell
+with `jax.enable_x64`, as the autograd JAX backend does, so no global JAX state leaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.manual import ManualBackend
+from harness.protocol import StepResult
+
+
+@dataclass
+class JaxManual(ManualBackend):
+    def numerics(self, dtype: str):
+        import jax
+
+        return jax.enable_x64(dtype == "float64")
+
+    def make_step(self, network, dtype: str, *, trace: bool = False):
+        import jax
+
+        manual = super().make_step(network, dtype, trace=trace)
+
+        @jax.jit
+        def arrays(params, batch):  # StepResult is no pytree; its fields are
+            result = manual(params, batch)
+            return result.loss, result.grads, result.output, result.trace
+
+        def step(params, batch):
+            return StepResult(*arrays(params, batch))
+
+        return step
+
+
+backend = JaxManual(name="jax-manual", module="jax.numpy", library="jax")

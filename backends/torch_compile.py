@@ -1,0 +1,42 @@
+"""PyTorch autograd through `torch.compile`: the compiled half of torch eager-vs-compiled.
+
+The objective is compiled once per network and dtype; autograd then differentiates the
+compiled graph. The first call compiles (about 2 s with a warm inductor cache, over 20 s
+cold on a 2-core CPU), so the test suite marks this backend `slow` (see `slow` below).
+"""
+
+from __future__ import annotations
+
+from harness_backends.torch_autograd import TorchAutograd
+
+
+class TorchCompile(TorchAutograd):
+    name = "torch-compile"
+    slow = True
+    """Read by tests/test_cases.py: cells on this backend carry the `slow` pytest marker."""
+
+    def make_step(self, network, dtype: str, *, trace: bool = False):
+        return super().make_step(_CompiledObjective(network), dtype, trace=trace)
+
+
+class _CompiledObjective:
+    """The network, with its `objective` compiled; everything else passes through."""
+
+    def __init__(self, network) -> None:
+        import torch
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(torch.empty(0))
+        self._network = network
+        self._compiled = torch.compile(
+            lambda params, batch, taps: network.objective(xp, params, batch, taps)
+        )
+
+    def objective(self, xp, params, batch, taps=None):
+        return self._compiled(params, batch, taps)
+
+    def __getattr__(self, name: str):
+        return getattr(self._network, name)
+
+
+backend = TorchCompile()

@@ -1,0 +1,109 @@
+"""The gradient strategies beyond the core three: manual backward on torch, JAX and the strict
+namespace (no autograd), JAX eager beside JAX jitted, torch.compile beside torch eager."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from harness import gradcheck, plugins
+from harness.matrix import Reference, run_cell
+from harness.tasks import batches, execute
+
+STRATEGIES = {
+    # name: (library, strategy)
+    "torch-manual": ("torch", "manual"),
+    "jax-manual": ("jax", "manual"),
+    "array-api-strict": ("array-api-strict", "manual"),
+    "jax-eager": ("jax", "autograd"),
+    "torch-compile": ("torch", "autograd"),
+}
+
+
+def usable(load_backend, name: str):
+    backend = load_backend(name)
+    status = plugins.availability(backend)
+    if not status.available:
+        pytest.skip(f"{name}: {status.reason}")
+    return backend
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_each_strategy_is_a_registered_plugin(name):
+    assert name in plugins.discover()
+    backend = plugins.load(name)
+    assert backend.name == name
+    assert (backend.library, gradcheck.strategy(backend)) == STRATEGIES[name]
+
+
+def test_torch_manual_needs_no_autograd(registry, load_backend):
+    """Under inference_mode torch records no graph: a gradient that still comes out right
+    was computed by the hand-written backward."""
+    torch = pytest.importorskip("torch")
+    backend = usable(load_backend, "torch-manual")
+    with torch.inference_mode():
+        cell = run_cell(registry["task2-grad-batch-sum"], backend, "float64", Reference())
+    assert cell.status == "pass", cell.message
+
+
+def test_jax_manual_needs_no_jax_grad(registry, load_backend, monkeypatch):
+    jax = pytest.importorskip("jax")
+    backend = usable(load_backend, "jax-manual")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("jax-manual used JAX's autodiff")
+
+    for name in ("grad", "value_and_grad", "vjp", "jvp", "linearize"):
+        monkeypatch.setattr(jax, name, forbidden)
+    cell = run_cell(registry["task3-train-dropout"], backend, "float64", Reference())
+    assert cell.status == "pass", cell.message
+
+
+def test_jax_manual_float64_leaves_x64_off(registry, load_backend):
+    jax = pytest.importorskip("jax")
+    backend = usable(load_backend, "jax-manual")
+    assert not jax.config.jax_enable_x64
+    cell = run_cell(registry["task2-grad-sample-mean"], backend, "float64", Reference())
+    assert cell.status == "pass", cell.message
+    assert not jax.config.jax_enable_x64
+    assert jax.numpy.asarray(1.0).dtype == jax.numpy.float32
+
+
+@pytest.mark.parametrize(("name", "traced_once"), [("jax", True), ("jax-eager", False)])
+def test_jax_is_jitted_and_jax_eager_is_not(name, traced_once, registry, load_backend):
+    """Under jit the Python loss runs once (tracing); eager, it runs on every step."""
+    backend = usable(load_backend, name)
+    case = registry["task3-train"]
+    calls = []
+
+    def counted(xp, pred, target):
+        calls.append(1)
+        return case.network.loss.forward(xp, pred, target)
+
+    network = dataclasses.replace(case.network, loss=case.network.loss._replace(forward=counted))
+    counted_case = dataclasses.replace(case, network=network)
+    run = case.runs[0]
+    steps = sum(1 for _ in batches(network, run))
+    with backend.numerics("float32"):
+        step = backend.make_step(network, "float32")
+    outcome = execute(backend, counted_case, run, "float32", step)
+    assert np.all(np.isfinite(outcome.tensors["step_losses"]))
+    assert len(calls) == (1 if traced_once else steps)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_torch_compile_agrees_with_torch_eager(registry, load_backend):
+    compiled = usable(load_backend, "torch-compile")
+    eager = usable(load_backend, "torch")
+    case = registry["mlp-regression"]
+    reference = Reference()
+    cells = [run_cell(case, b, "float32", reference) for b in (compiled, eager)]
+    assert [c.status for c in cells] == ["pass", "pass"], [c.message for c in cells]
+    tol = case.tolerance_for("float32")
+    for run in case.runs:
+        mine, theirs = (c.outcomes[run.name].tensors for c in cells)
+        for name, value in mine.items():
+            np.testing.assert_allclose(value, theirs[name], rtol=tol.rtol, atol=tol.atol)
