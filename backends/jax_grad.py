@@ -42,6 +42,28 @@ class JaxGrad:
         import jax
         import jax.numpy as jnp
 
+        if trace:
+            return self._traced_step(network)
+
+        def objective(params, batch):
+            value, (output, _) = network.objective(jnp, params, batch)
+            return value, output  # no activations out: XLA may fuse them away
+
+        value_and_grad = jax.value_and_grad(objective, has_aux=True)
+        if self.jit:
+            value_and_grad = jax.jit(value_and_grad)
+
+        def step(params, batch):
+            (loss, output), grads = value_and_grad(params, batch)
+            return StepResult(loss, grads, output)
+
+        return step
+
+    def _traced_step(self, network):
+        """The step that also names every activation and d loss / d activation, for diagnosis."""
+        import jax
+        import jax.numpy as jnp
+
         def objective(params, taps, batch):
             return network.objective(jnp, params, batch, taps)
 
@@ -50,11 +72,9 @@ class JaxGrad:
             value_and_grad = jax.jit(value_and_grad)
 
         def step(params, batch):
-            taps = _taps(network, params, batch) if trace else None
-            (loss, (output, activations)), (grads, tap_grads) = value_and_grad(
-                params, taps, batch
-            )
-            named = network.trace(activations, loss, tap_grads, grads) if trace else {}
+            taps = _taps(network, params, batch)
+            (loss, (output, activations)), (grads, tap_grads) = value_and_grad(params, taps, batch)
+            named = network.trace(activations, loss, tap_grads, grads)
             return StepResult(loss, grads, output, named)
 
         return step

@@ -51,34 +51,44 @@ class TorchAutograd:
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
         import torch
-        from array_api_compat import array_namespace
 
-        xp = array_namespace(torch.empty(0))
+        xp = _xp()
+        if trace:
+            return _traced_step(network, xp)
+        grad = torch.autograd.grad
 
         def step(params, batch):
             leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-            taps = _taps(network, batch, leaves) if trace else None
-            loss, (output, activations) = network.objective(xp, leaves, batch, taps)
-            wrt = list(leaves.values()) + (taps or [])
-            grads = torch.autograd.grad(loss, wrt)
-            named = dict(zip(leaves, grads[: len(leaves)], strict=True))
-            detached = [a.detach() for a in activations]
-            named_trace = (
-                network.trace(detached, loss.detach(), grads[len(leaves) :], named)
-                if trace
-                else {}
-            )
-            return StepResult(loss.detach(), named, output.detach(), named_trace)
+            loss, (output, _) = network.objective(xp, leaves, batch)
+            grads = grad(loss, tuple(leaves.values()))
+            return StepResult(loss.detach(), dict(zip(leaves, grads, strict=True)), output.detach())
 
         return step
 
 
-def _taps(network, batch, leaves):
+def _traced_step(network, xp):
+    """The step that also names every activation and d loss / d activation, for diagnosis."""
+    import torch
+
+    def step(params, batch):
+        leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+        taps = _taps(network, batch, leaves, xp)
+        loss, (output, activations) = network.objective(xp, leaves, batch, taps)
+        grads = torch.autograd.grad(loss, [*leaves.values(), *taps])
+        named = dict(zip(leaves, grads[: len(leaves)], strict=True))
+        detached = [a.detach() for a in activations]
+        named_trace = network.trace(detached, loss.detach(), grads[len(leaves) :], named)
+        return StepResult(loss.detach(), named, output.detach(), named_trace)
+
+    return step
+
+
+def _taps(network, batch, leaves, xp):
     """Zero tensors added to each layer's output, so autograd yields d loss / d activation."""
     import torch
 
     with torch.no_grad():
-        _, _, activations = network.forward(_xp(), leaves, batch)
+        _, _, activations = network.forward(xp, leaves, batch)
     return [torch.zeros_like(a).requires_grad_(True) for a in activations]
 
 

@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", default=[], metavar="B")
     p.add_argument("--dtype", action="append", default=[], metavar="D")
     p.add_argument("--json", type=Path, metavar="PATH", help="write one record per cell")
+    p.add_argument(
+        "--gradcheck",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also compare manual, autograd and finite-difference gradients (default: on)",
+    )
     p.set_defaults(command=cmd_run)
 
     p = sub.add_parser("show", help="print one cell's computed tensors, seed-style")
@@ -50,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="numpy", metavar="B")
     p.add_argument("--dtype", default="float64", metavar="D")
     p.set_defaults(command=cmd_show)
+
+    from harness.bench import command as bench  # standard library only; the rest loads on run
+
+    p = sub.add_parser("bench", help="time every backend against native code and Keras")
+    bench.add_arguments(p)
+    p.set_defaults(command=bench.run)
     return parser
 
 
@@ -88,11 +100,32 @@ def cmd_run(args) -> int:
     print(report.header(), flush=True)
     cells = matrix.run_matrix(cases, backends, dtypes, lambda c: print(report.table_row(c), flush=True))
     print(report.summary(cells))
+    if diagnosed := report.divergences(cells):
+        print(f"\n{diagnosed}")
+    checks = _gradcheck(cases, backends, dtypes) if args.gradcheck else []
     if args.json:
         meta = {"harness": __version__, "backends": _versions(backends)}
+        meta["gradcheck"] = [check.as_record() for check in checks]
         report.write_json(args.json, cells, meta)
         print(f"wrote {args.json}")
-    return 1 if any(c.status in ("fail", "error") for c in cells) else 0
+    failed = any(c.status in ("fail", "error") for c in cells)
+    return 1 if failed or any(c.status in ("disagree", "error") for c in checks) else 0
+
+
+def _gradcheck(cases, backends, dtypes):
+    """Print the three-way check as its rows arrive; return them."""
+    from harness import gradcheck, plugins, report
+
+    if all(run.task.kind == "forward" for case in cases for run in case.runs):
+        return []
+    registered = [plugins.load(name) for name in plugins.discover()]
+    pairings = gradcheck.pairings(backends, registered)
+    print(f"\n{report.gradcheck_header()}", flush=True)
+
+    def show(check) -> None:
+        print(report.gradcheck_row(check), flush=True)
+
+    return gradcheck.run_checks(cases, pairings, dtypes, show)
 
 
 def cmd_show(args) -> int:
@@ -109,6 +142,8 @@ def cmd_show(args) -> int:
     print(f"status: {cell.status}" + (f"  {cell.message}" if cell.message else ""))
     for comparison in cell.comparisons:
         print(f"  {comparison.describe()}")
+    if cell.diagnosis:
+        print(cell.diagnosis.describe())
     return 1 if cell.status in ("fail", "error") else 0
 
 

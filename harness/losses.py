@@ -28,11 +28,11 @@ def cross_entropy(reduction: str, eps: float) -> Loss:
 
     def forward(xp, p, t):
         scale = _scale(reduction, p.shape[0])
-        return -xp.sum(t * xp.log(p + eps)) * scale, (p, t, scale)
+        return xp.sum(t * xp.log(p + eps)) * -scale, (p, t, scale)
 
     def backward(xp, saved):
         p, t, scale = saved
-        return -(t / (p + eps)) * scale
+        return t / (p + eps) * -scale
 
     return Loss("cross_entropy", forward, backward)
 

@@ -1,0 +1,49 @@
+"""The step hand-written in PyTorch with autograd.
+
+`step` is what a torch user writes (torch.relu, torch.softmax). `step_same_ops` spells out the
+operations the Array-API layers use (a masked multiply for ReLU, a max-subtracted softmax),
+so that the harness's ratio to it is its glue alone, and its ratio to `step` is the price of
+writing the model against the standard, which has no fused softmax or ReLU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .problem import EPS
+
+
+def loss(w1, w2, x, y):
+    p = torch.softmax(torch.relu(x @ w1) @ w2, dim=-1)
+    return -torch.sum(y * torch.log(p + EPS)) / x.shape[0]
+
+
+def loss_same_ops(w1, w2, x, y):
+    h = x @ w1
+    z = (h * (h > 0).to(h.dtype)) @ w2
+    e = torch.exp(z - torch.amax(z, dim=-1, keepdim=True))
+    p = e / torch.sum(e, dim=-1, keepdim=True)
+    return torch.sum(y * torch.log(p + EPS)) * (-1.0 / x.shape[0])
+
+
+def step(w1, w2, x, y):
+    """Loss and (dL/dw1, dL/dw2); w1 and w2 are leaves that require grad."""
+    value = loss(w1, w2, x, y)
+    return value.detach(), torch.autograd.grad(value, (w1, w2))
+
+
+def step_same_ops(w1, w2, x, y):
+    value = loss_same_ops(w1, w2, x, y)
+    return value.detach(), torch.autograd.grad(value, (w1, w2))
+
+
+def train(w1, w2, x, y, lr: float, epochs: int):
+    """Plain SGD with in-place updates of the leaves, as a torch user writes it."""
+    w1 = w1.detach().clone().requires_grad_(True)
+    w2 = w2.detach().clone().requires_grad_(True)
+    for _ in range(epochs):
+        _, (g1, g2) = step(w1, w2, x, y)
+        with torch.no_grad():
+            w1.sub_(lr * g1)
+            w2.sub_(lr * g2)
+    return w1.detach(), w2.detach()

@@ -1,0 +1,103 @@
+"""Every timed variant, and which of them a run selects.
+
+A variant is harness code through a registered backend plugin, native code written directly
+in one library, or the rival framework (Keras 3). Each runs in the process of its `library`,
+beside the native code of the same library, so that their ratio is measured side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness import plugins
+
+from .problem import SIZES
+
+DTYPES = ("float32", "float64")
+NATIVE_LIBRARIES = ("numpy", "torch", "jax")
+RIVALS = ("keras-jax", "keras-torch")
+QUICK_SIZES = ("homework", "medium")
+FULL_ONLY_BACKENDS = ("torch-compile",)
+"""Compiling costs seconds per size and dtype: left to the full run."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    role: str
+    """harness, native or rival."""
+    name: str
+    """The backend, library or framework: "torch", "torch-manual", "keras-jax"."""
+    library: str
+    """The process it runs in and the native code it is compared with."""
+    flavour: str = ""
+    """Sets apart two natives of one library, e.g. "same-ops"."""
+
+    @property
+    def id(self) -> str:
+        return "-".join(filter(None, (self.role, self.name, self.flavour)))
+
+    @property
+    def label(self) -> str:
+        return " ".join(filter(None, (self.role, self.name, self.flavour)))
+
+
+def harness_variants() -> list[Variant]:
+    """One variant per registered, importable backend plugin, with its library."""
+    found = []
+    for name in plugins.discover():
+        backend = plugins.load(name)
+        library = getattr(backend, "library", "?")
+        found.append(Variant("harness", name, library))
+    return found
+
+
+def native_variants() -> list[Variant]:
+    return [
+        Variant("native", "numpy", "numpy"),
+        Variant("native", "torch", "torch"),
+        Variant("native", "torch", "torch", "same-ops"),
+        Variant("native", "jax", "jax"),
+        Variant("native", "jax", "jax", "with-output"),
+    ]
+
+
+def rival_variants() -> list[Variant]:
+    return [Variant("rival", name, name) for name in RIVALS]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one pytest process times, from the bench options."""
+
+    libraries: tuple[str, ...]
+    backends: tuple[str, ...]
+    sizes: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    quick: bool
+    device: str
+
+    def wants(self, variant: Variant) -> bool:
+        if self.libraries and variant.library not in self.libraries:
+            return False
+        if variant.role == "native":
+            return True
+        if self.backends:
+            return variant.name in self.backends
+        return not (self.quick and variant.name in FULL_ONLY_BACKENDS)
+
+    def step_variants(self) -> list[Variant]:
+        every = harness_variants() + native_variants() + rival_variants()
+        return [v for v in every if self.wants(v)]
+
+
+def selection(config) -> Selection:
+    quick = bool(config.getoption("--bench-quick"))
+    sizes = tuple(config.getoption("--bench-size")) or (QUICK_SIZES if quick else tuple(SIZES))
+    return Selection(
+        libraries=tuple(config.getoption("--bench-library")),
+        backends=tuple(config.getoption("--bench-backend")),
+        sizes=sizes,
+        dtypes=tuple(config.getoption("--bench-dtype")) or DTYPES,
+        quick=quick,
+        device=config.getoption("--bench-device"),
+    )

@@ -1,0 +1,106 @@
+"""The `harness bench` subcommand: its options, and running the suite then the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SIZES = ("homework", "medium", "large")
+DTYPES = ("float32", "float64")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        action="append",
+        default=[],
+        metavar="B",
+        help="harness backend or rival (keras-jax, keras-torch); default: all. "
+        "The native code of each chosen backend's library always runs.",
+    )
+    parser.add_argument("--size", action="append", default=[], choices=SIZES)
+    parser.add_argument("--dtype", action="append", default=[], choices=DTYPES)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="homework and medium sizes, few rounds, no torch.compile: a smoke run",
+    )
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench/results"),
+        metavar="DIR",
+        help="where the JSON, report.md and plots go (default: bench/results)",
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: render the report of an earlier merged JSON",
+    )
+
+
+def run(args) -> int:
+    from harness.bench import results, runner
+
+    unknown = [b for b in args.backend if b not in runner.known_names()]
+    if unknown:
+        print(
+            f"harness: error: unknown backend {unknown[0]!r}; valid: "
+            f"{', '.join(runner.known_names())}",
+            file=sys.stderr,
+        )
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        return _render(results.load(args.render), args.out)
+    failed, merged = _run_all(args)
+    _render(results.load(merged), args.out)
+    return 1 if failed else 0
+
+
+def _run_all(args) -> tuple[list[str], Path]:
+    from harness.bench import progress, results, runner
+
+    options = {
+        "backends": args.backend,
+        "sizes": args.size,
+        "dtypes": args.dtype,
+        "quick": args.quick,
+        "device": args.device,
+    }
+    bar, parts, failed, groups = progress.Progress(), [], [], {}
+    try:
+        for group in runner.plan(args.backend):
+            groups[group.library] = {"backends": group.backends, "skipped": group.skipped}
+            if group.skipped:
+                bar.note(f"{group.library}: skipped ({group.skipped})")
+                continue
+            ok, part = runner.run_group(group, options, args.out, bar)
+            parts += [part] if part else []
+            failed += [] if ok else [group.library]
+    finally:
+        bar.close()
+    skipped = [f"{lib}: {why}" for lib, g in groups.items() if (why := g["skipped"])]
+    merged = results.merge(parts, args.out / "bench.json", groups, skipped + bar.skipped)
+    print(f"wrote {merged} ({len(bar.skipped)} benchmarks skipped, listed in the report)")
+    return failed, merged
+
+
+def _render(data, out: Path) -> int:
+    from harness.bench import tables
+
+    text = tables.report(data)
+    (out / "report.md").write_text(text)
+    print(text)
+    try:
+        from harness.bench import plots
+
+        written = plots.write_all(data, out)
+    except ImportError as exc:
+        print(f"no plots: {exc} (pip install matplotlib)", file=sys.stderr)
+    else:
+        print("wrote " + ", ".join(str(p) for p in [out / "report.md", *written]))
+    return 0

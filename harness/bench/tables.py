@@ -1,0 +1,148 @@
+"""The Markdown report: step time by size, training loop, compile time, GEMM rate, targets."""
+
+from __future__ import annotations
+
+from harness.bench import fmt
+from harness.bench.results import SHAPES, SIZE_ORDER, Record, Results
+from harness.bench.targets import rows as target_rows
+
+X = fmt.TIMES
+
+ROLE_ORDER = {"harness": 0, "native": 1, "rival": 2}
+
+
+def report(results: Results) -> str:
+    parts = [
+        "## Step time (forward + gradients), by size",
+        f"{X} native: against the native code of the same library, in the same process: "
+        "(interleaved) from A-B-B-A blocks of calls alternating the two, each block's mean per "
+        "call, fastest block against fastest block; (min) from the fastest samples of the two "
+        f"benchmarks, taken one after the other. {X} fastest and {X} floor are of fastest "
+        "samples; the floor is the step's matmul FLOPs at the fastest GEMM rate of this run.",
+    ]
+    parts += [_step_table(results, size) for size in SIZE_ORDER if results.of("step", size=size)]
+    parts += [_train_table(results), _compile_table(results), _gemm_table(results)]
+    parts += [_targets_table(results), _skipped(results)]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _step_table(results: Results, size: str) -> str:
+    b, d_in, h, d_out = SHAPES[size]
+    records = sorted(results.of("step", size=size), key=_order)
+    flops = records[0].flops
+    head = f"### {size}: B={b}, D_in={d_in}, H={h}, D_out={d_out}; {flops:,} FLOPs a step"
+    lines = _header(
+        "variant",
+        "dtype",
+        "min",
+        "median",
+        "IQR",
+        f"{X} native (interleaved)",
+        f"{X} native (min)",
+        f"{X} fastest",
+        f"{X} floor",
+    )
+    for r in records:
+        floor = results.floor(r)
+        lines.append(
+            _row(
+                r.label,
+                r.dtype,
+                fmt.seconds(r.min),
+                fmt.seconds(r.median),
+                fmt.seconds(r.iqr),
+                fmt.ratio(r.interleaved_to_native),
+                fmt.ratio(results.to_native(r)),
+                fmt.ratio(results.to_fastest(r)),
+                fmt.ratio(r.min / floor if floor else None),
+            )
+        )
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _train_table(results: Results) -> str:
+    records = sorted(results.of("train"), key=_order)
+    if not records:
+        return ""
+    steps = records[0].steps
+    head = (
+        f"## Training loop: task3-train run x1, {steps} epochs of SGD on one sample\n\n"
+        "`execute` is `harness.tasks.execute`, the path of `harness run`, with every batch "
+        "converted; `fused` is all epochs in one XLA program (`lax.fori_loop` under `jax.jit`)."
+    )
+    lines = _header("variant", "dtype", "min", "median", "IQR", "min per step", f"{X} native")
+    for r in records:
+        lines.append(
+            _row(
+                r.label,
+                r.dtype,
+                fmt.seconds(r.min),
+                fmt.seconds(r.median),
+                fmt.seconds(r.iqr),
+                fmt.seconds(r.min / r.steps),
+                fmt.ratio(results.to_native(r)),
+            )
+        )
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _compile_table(results: Results) -> str:
+    records = sorted(results.of("compile"), key=lambda r: (r.label, SIZE_ORDER.index(r.size)))
+    if not records:
+        return ""
+    head = (
+        "## Compile time: the first call of a freshly built step, never mixed into the steady state"
+    )
+    lines = _header("variant", "size", "dtype", "min", "max", "rounds")
+    for r in records:
+        lines.append(
+            _row(
+                r.label,
+                r.size,
+                r.dtype,
+                fmt.seconds(r.min),
+                fmt.seconds(r.stats["max"]),
+                str(r.stats["rounds"]),
+            )
+        )
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _gemm_table(results: Results) -> str:
+    records = sorted(results.of("gemm"), key=lambda r: (r.dtype, r.label))
+    if not records:
+        return ""
+    lines = _header("matmul", "dtype", "n", "min", "GFLOP/s (min)")
+    for r in records:
+        n = round((r.flops / 2) ** (1 / 3))
+        lines.append(
+            _row(r.label, r.dtype, str(n), fmt.seconds(r.min), f"{r.flops / r.min / 1e9:.1f}")
+        )
+    return "## GEMM rate (the floor)\n\n" + "\n".join(lines)
+
+
+def _targets_table(results: Results) -> str:
+    lines = _header("target", "size", "dtype", "figure", "limit", "verdict")
+    for row in target_rows(results):
+        show = fmt.seconds if row.unit == "s" else fmt.ratio
+        limit = ("≤ " if row.at_most else "≥ ") + show(row.limit)
+        lines.append(_row(row.target, row.size, row.dtype, show(row.figure), limit, row.verdict))
+    return "## Targets (issue 4)\n\n" + "\n".join(lines)
+
+
+def _skipped(results: Results) -> str:
+    if not results.skipped:
+        return ""
+    return "## Not timed in this run\n\n" + "\n".join(f"- {line}" for line in results.skipped)
+
+
+def _order(r: Record):
+    return (r.dtype, ROLE_ORDER.get(r.role, 3), r.min)
+
+
+def _header(*names: str) -> list[str]:
+    return [_row(*names), _row(*["---"] * len(names))]
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
