@@ -105,6 +105,9 @@ def load(path: Path) -> Case:
         raise CaseError(f"{path}: {exc}") from None
     except OSError as exc:
         raise CaseError(f"{path}: cannot read: {exc.strerror}") from None
+    except Exception as exc:  # any other surprise in one file must not stop the others
+        text = (str(exc).strip().splitlines() or [""])[0]
+        raise CaseError(f"{path}: cannot load: {type(exc).__name__}: {text}") from None
 
 
 def _case(path: Path, doc: Mapping[str, Any]) -> Case:
@@ -123,6 +126,9 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
         _run(i, spec, task, network, arrays, golden)
         for i, spec in enumerate(_require(doc, "runs", list, ""))
     )
+    names = [run.name for run in runs]
+    if duplicate := next((n for n in names if names.count(n) > 1), None):
+        raise SpecError("runs", f"two runs are named {duplicate!r}")
     if unknown := set(golden) - {run.name for run in runs}:
         raise SpecError(f"golden.{sorted(unknown)[0]}", "names no run")
     tolerance = _tolerances(doc.get("tolerance", {}), "tolerance", DEFAULT)
@@ -159,7 +165,10 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
         batch_size=batch_size,
         dropout_seed=values.get("dropout_seed"),
     )
-    if network.mask_layers and not isinstance(task.dropout_seed, int):
+    seed = task.dropout_seed
+    if seed is not None and not (_is_int(seed) and seed >= 0):
+        raise SpecError(f"{where}.dropout_seed", f"must be a non-negative integer, got {seed!r}")
+    if network.mask_layers and seed is None:
         raise SpecError(f"{where}.dropout_seed", "the model has dropout: give the mask seed")
     if kind == "train" and (task.lr <= 0 or task.epochs < 1):
         raise SpecError(where, "a train task needs lr > 0 and epochs >= 1")
@@ -172,16 +181,20 @@ def _run(index, spec, task, network, arrays, golden_table) -> Run:
     rows = _rows(spec, where)
     x = _data(spec, "x", arrays, where)[rows]
     y = _data(spec, "y", arrays, where)[rows] if "y" in spec else None
+    if x.shape[0] == 0:
+        raise SpecError(f"{where}.rows", "selects no rows of x")
     if x.ndim != 2 or x.shape[1] != network.in_features:
         raise SpecError(
             f"{where}.x", f"shape {x.shape}, model takes (batch, {network.in_features})"
         )
+    run_task = _task(spec.get("task", {}), network, f"{where}.task", task)
     expect_y = (x.shape[0], network.out_features)
+    if y is None and run_task.kind != "forward":
+        raise SpecError(f"{where}.y", f"missing (a {run_task.kind} task needs targets)")
     if y is None:
-        y = np.zeros(expect_y)
+        y = np.zeros(expect_y)  # a forward task computes no loss worth reading
     elif y.shape != expect_y:
         raise SpecError(f"{where}.y", f"shape {y.shape}, model gives {expect_y}")
-    run_task = _task(spec.get("task", {}), network, f"{where}.task", task)
     if run_task.batch_size is not None and not 0 < run_task.batch_size <= x.shape[0]:
         raise SpecError(f"{where}.task.batch_size", f"must be in 1..{x.shape[0]}")
     shapes = expected_shapes(run_task, network, x.shape[0])

@@ -66,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cases_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cases", type=Path, metavar="DIR", help="case directory (default: built-in)")
+    parser.add_argument(
+        "--cases", type=Path, metavar="DIR", help="case directory (default: built-in)"
+    )
 
 
 def cmd_backends(args) -> int:
@@ -94,11 +96,15 @@ def cmd_cases(args) -> int:
 def cmd_run(args) -> int:
     from harness import matrix, plugins, report
 
+    if args.json and not args.json.parent.is_dir():
+        raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
+
     cases = _select(_load_cases(args.cases, strict=False), args.case, "case")
     backends = [plugins.load(n) for n in _pick(list(plugins.discover()), args.backend, "backend")]
     dtypes = _pick(list(DTYPES), args.dtype, "dtype")
     print(report.header(), flush=True)
-    cells = matrix.run_matrix(cases, backends, dtypes, lambda c: print(report.table_row(c), flush=True))
+    show_row = lambda cell: print(report.table_row(cell), flush=True)  # noqa: E731
+    cells = matrix.run_matrix(cases, backends, dtypes, show_row)
     print(report.summary(cells))
     if diagnosed := report.divergences(cells):
         print(f"\n{diagnosed}")

@@ -36,11 +36,10 @@ class Cell:
     def worst(self, against: str) -> tuple[float, float]:
         """Max abs and max rel error over the comparisons against "reference" or "golden"."""
         mine = [c for c in self.comparisons if c.against == against]
-        nan = float("nan")
-        return (
-            max((c.max_abs for c in mine), default=nan),
-            max((c.max_rel for c in mine), default=nan),
-        )
+        if not mine:
+            return float("nan"), float("nan")
+        # np.max propagates NaN: a non-finite comparison must not hide behind a finite one
+        return float(np.max([c.max_abs for c in mine])), float(np.max([c.max_rel for c in mine]))
 
 
 class Reference:
@@ -53,7 +52,7 @@ class Reference:
         key = (case.name, run_name)
         if key not in self._cache:
             run = next(r for r in case.runs if r.name == run_name)
-            step = REFERENCE.make_step(case.network, "float64", trace=True)
+            step = REFERENCE.make_step(case.network, "float64")
             self._cache[key] = execute(REFERENCE, case, run, "float64", step)
         return self._cache[key]
 
@@ -82,10 +81,14 @@ def run_cell(case: Case, backend: Backend, dtype: str, reference: Reference) -> 
         return cell
     finally:
         cell.seconds = time.perf_counter() - start
-    _judge(cell, case, dtype, reference)
-    if any(not c.ok and c.against == "reference" for c in cell.comparisons):
-        cell.diagnosis = diagnose(case, backend, dtype)
-        cell.message = f"{cell.message}; {cell.diagnosis.summary()}"
+    try:
+        _judge(cell, case, dtype, reference)
+        if any(not c.ok and c.against == "reference" for c in cell.comparisons):
+            cell.diagnosis = diagnose(case, backend, dtype)
+            cell.message = f"{cell.message}; {cell.diagnosis.summary()}"
+    except Exception as exc:  # whatever the backend returned, only this cell is affected
+        cell.status = "error"
+        cell.message = f"while judging: {type(exc).__name__}: {_one_line(exc)}"
     return cell
 
 

@@ -152,7 +152,7 @@ def _linear(spec, where, width, number, shapes):
 
 def _loss(spec: Mapping[str, Any]) -> losses.Loss:
     kind = _field(spec, "type", str, "model.loss")
-    reduction = spec.get("reduction", "sum")
+    reduction = _field(spec, "reduction", str, "model.loss")
     if reduction not in losses.REDUCTIONS:
         raise SpecError("model.loss.reduction", f"must be sum or mean, got {reduction!r}")
     if kind == "cross_entropy":

@@ -56,7 +56,8 @@ def load(name: str, points: dict[str, importlib.metadata.EntryPoint] | None = No
     try:
         backend = points[name].load()
     except Exception as exc:  # a plugin's import error must not break the others
-        return BrokenBackend(name, f"plugin failed to import: {type(exc).__name__}: {exc}")
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return BrokenBackend(name, f"plugin failed to import: {type(exc).__name__}: {first_line}")
     if not isinstance(backend, Backend):
         missing = [m for m in _MEMBERS if not hasattr(backend, m)]
         return BrokenBackend(name, f"plugin object is not a Backend (missing {', '.join(missing)})")
@@ -71,5 +72,13 @@ def availability(backend: Backend) -> Availability:
         return Availability(False, f"availability check raised {type(exc).__name__}: {exc}")
 
 
-_MEMBERS = ("name", "library", "dtypes", "availability", "numerics", "from_numpy", "to_numpy",
-            "make_step")
+_MEMBERS = (
+    "name",
+    "library",
+    "dtypes",
+    "availability",
+    "numerics",
+    "from_numpy",
+    "to_numpy",
+    "make_step",
+)

@@ -48,7 +48,11 @@ class StepResult:
 
 
 StepFn = Callable[[Mapping[str, Array], Mapping[str, Array]], StepResult]
-"""`step(params, batch)`: batch holds "x", "y" and one "mask.<layer>" per dropout layer."""
+"""`step(params, batch)`: batch holds "x", "y" and one "mask.<layer>" per dropout layer.
+
+A mask is the harness's keep-mask as data: 1.0 where a unit is kept, 0.0 where dropped, drawn
+by the harness so every backend sees the same one. The Dropout layer applies the inverted
+scaling 1/(1 - p) itself; a backend must neither rescale the mask nor draw its own."""
 
 
 @runtime_checkable

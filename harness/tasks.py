@@ -23,7 +23,6 @@ class Outcome:
 
     tensors: dict[str, np.ndarray]
     problems: list[str] = field(default_factory=list)
-    trace: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class BadStepResult(ValueError):
@@ -76,8 +75,7 @@ def _collect(backend, run: Run, last, state, losses, dtype) -> Outcome:
         for name, value in tensors.items()
         if value.dtype != np.dtype(dtype)
     ]
-    trace = {name: out(value) for name, value in last.trace.items()}
-    return Outcome(tensors, problems, trace)
+    return Outcome(tensors, problems)
 
 
 def _check_step(result, params, index: int, backend, dtype: str) -> None:
@@ -85,6 +83,8 @@ def _check_step(result, params, index: int, backend, dtype: str) -> None:
     first step every tensor has the cell's dtype (later steps would hide it by promotion)."""
     if missing := sorted(set(params) - set(result.grads)):
         raise BadStepResult(f"step {index + 1}: no gradient for {', '.join(missing)}")
+    if extra := sorted(set(result.grads) - set(params)):
+        raise BadStepResult(f"step {index + 1}: gradient for unknown {', '.join(extra)}")
     for name, param in params.items():
         shape, expected = tuple(result.grads[name].shape), tuple(param.shape)
         if shape != expected:

@@ -98,6 +98,12 @@ MALFORMED = [
      "golden.sample-0.grad.w4"),
     ("golden-forward-has-no-loss", T1, "[golden.x2.output]", "[golden.x2.loss]", "golden.x2.loss"),
     ("golden-unknown-run", T1, "[golden.x2.output]", "[golden.x3.output]", "golden.x3"),
+    # semantics that would otherwise run quietly wrong
+    ("rows-past-end", MLP, "rows = [0, 1]", "rows = [100, 101]", "runs[0].rows"),
+    ("no-targets-for-gradient", T2M, 'x = "x2"\ny = "y2"', 'x = "x2"', "runs[1].y"),
+    ("duplicate-run", T2M, 'name = "x2"', 'name = "x1"', "runs"),
+    ("bool-dropout-seed", T3D, "dropout_seed = 0", "dropout_seed = true", "task.dropout_seed"),
+    ("missing-reduction", T1, 'reduction = "mean", ', "", "model.loss.reduction"),
     ("unknown-draw", MLP, 'draw = "random"', 'draw = "normal"', "arrays.x.draw"),
     ("unknown-compute", MLP, '"half_sum_of_squares"', '"sum"', "arrays.y.compute"),
     ("run-names-no-array", T1, 'x = "x2"', 'x = "x9"', "runs[1].x"),

@@ -20,6 +20,7 @@ MISBEHAVING = {
     "returns-nan": "broken_backends.misbehaving:returns_nan",
     "wrong-shape": "broken_backends.misbehaving:wrong_shape",
     "wrong-dtype": "broken_backends.misbehaving:wrong_dtype",
+    "extra-gradient": "broken_backends.misbehaving:extra_gradient",
 }
 CASES = ("task2-grad-batch-sum", "task3-train")
 
@@ -67,6 +68,11 @@ def test_each_misbehaving_plugin_spoils_only_its_own_cells(install_plugins, caps
         assert dtype["status"] == "fail"
         assert (
             dtype["message"] == f"{first_run}/step 1: grad.w2 has dtype float16, expected float64"
+        )
+        extra = cells[case, "extra-gradient"]
+        assert (extra["status"], extra["message"]) == (
+            "fail",
+            f"{first_run}/step 1: gradient for unknown x",
         )
         nan = cells[case, "returns-nan"]
         assert nan["status"] == "fail"

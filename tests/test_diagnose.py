@@ -4,7 +4,6 @@ the report names the first tensor that their bug makes wrong."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ BROKEN = {
         "transposed-weight",
     )
 } | {"ignores-trace": "broken_backends.misbehaving:ignores_trace"}
-MIXED_SIGNS = Path(__file__).parent / "data" / "relu-mixed-signs.toml"
+MIXED_SIGNS = cases.builtin_dir() / "relu-mixed-signs.toml"
 
 
 @pytest.fixture
@@ -152,7 +151,7 @@ def test_cli_run_prints_the_first_divergence(broken, capsys, tmp_path, all_cases
     case = all_cases["relu-mixed-signs"]
     most_negative = -float(np.min(case.runs[0].x @ case.params["w1"]))
     out = tmp_path / "cells.json"
-    args = ["run", "--cases", str(MIXED_SIGNS.parent), "--backend", "relu-discarded"]
+    args = ["run", "--case", "relu-mixed-signs", "--backend", "relu-discarded"]
     code = cli.main([*args, "--dtype", "float64", "--json", str(out)])
     printed = capsys.readouterr().out
     assert code == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from harness.gradcheck import Pairing
 from harness.manual import REFERENCE
 from harness.protocol import DTYPES
 
-MIXED_SIGNS = Path(__file__).parent / "data" / "relu-mixed-signs.toml"
+MIXED_SIGNS = cases.builtin_dir() / "relu-mixed-signs.toml"
 
 
 def available(load_backend, name: str):

@@ -34,6 +34,20 @@ wrong_shape = Bugged("wrong-shape", step_bug=_replace_grad(lambda g: g.T))
 wrong_dtype = Bugged("wrong-dtype", step_bug=_replace_grad(lambda g: g.astype(np.float16)))
 
 
+def _extra_gradient(step):
+    """An autograd plugin that also differentiates the input and hands that back too."""
+
+    def extra(params, batch):
+        result = step(params, batch)
+        grads = {**result.grads, "x": batch["x"] * 0.0}
+        return StepResult(result.loss, grads, result.output, result.trace)
+
+    return extra
+
+
+extra_gradient = Bugged("extra-gradient", step_bug=_extra_gradient)
+
+
 def _untraced_and_doubled(step):
     def untraced(params, batch):
         result = step(params, batch)
