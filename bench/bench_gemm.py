@@ -10,7 +10,7 @@ from .timing import time_call
 
 
 def bench_gemm(benchmark, gemm_cell, selection):
-    library, dtype = gemm_cell
+    library, dtype, when = gemm_cell
     if reason := device_unavailable(library, selection.device):
         pytest.skip(reason)
     n = gemm.QUICK_N if selection.quick else gemm.FULL_N
@@ -24,5 +24,6 @@ def bench_gemm(benchmark, gemm_cell, selection):
             "flops": 2 * n**3,
             "device": selection.device,
             "label": f"matmul {library}",
+            "when": when,
         }
         time_call(benchmark, call, info)

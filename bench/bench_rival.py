@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from . import rival_keras
+from . import rival_keras, steps
 from .bench_step import _info
 from .problem import SIZES
+from .registry import Variant
 from .sync import placed
-from .timing import time_call
+from .timing import interleaved_ratio, time_call
 
 
 def bench_rival(benchmark, rival_cell, selection):
@@ -25,3 +26,12 @@ def bench_rival(benchmark, rival_cell, selection):
             pytest.skip(str(exc))
         info = _info("step", size_name, dtype, variant, "cpu")
         time_call(benchmark, call, {**info, "flops": size.step_flops})
+        library = variant.name.removeprefix("keras-")
+        ours = Variant("harness", library, library)  # the harness backend named like its library
+        try:
+            with steps.prepare(ours, size, dtype, "cpu") as harness_call:
+                seconds = 0.05 if selection.quick else 1.0
+                ratio = interleaved_ratio(call, harness_call, seconds)
+                benchmark.extra_info["interleaved_vs_harness"] = ratio
+        except steps.Unavailable:
+            pass  # no harness backend of that library: the cross-process ratio stands alone

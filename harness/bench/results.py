@@ -31,8 +31,12 @@ class Record:
     library: str = ""
     flops: int = 0
     steps: int = 0
+    when: str = ""
+    """For the GEMM rate: "start" or "end" of its process."""
     interleaved_to_native: float | None = None
     """min / min of the native step of its library, from A-B-B-A blocks in one process."""
+    interleaved_vs_harness: float | None = None
+    """For a rival: its min / min of the harness step of its library, interleaved likewise."""
     stats: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -100,7 +104,8 @@ def load(path: Path) -> Results:
             continue
         known = {k: info[k] for k in Record.__dataclass_fields__ if k in info and k != "stats"}
         records.append(Record(**known, stats=bench["stats"]))
-    return Results(records, data.get("machine_info", {}), data.get("skipped", []))
+    machine = {**data.get("machine_info", {}), "datetime": data.get("datetime")}
+    return Results(records, machine, data.get("skipped", []))
 
 
 def merge(parts: list[Path], out: Path, groups: dict[str, dict], skipped: list[str]) -> Path:
@@ -111,6 +116,7 @@ def merge(parts: list[Path], out: Path, groups: dict[str, dict], skipped: list[s
         process = part.stem
         for bench in data["benchmarks"]:
             bench.setdefault("extra_info", {})["process"] = process
+            bench["stats"].pop("data", None)  # every round's time: kept in raw/ only
         merged["benchmarks"] += data["benchmarks"]
         info = data.get("machine_info", {})
         extra = info.pop("xp_harness", {})

@@ -13,6 +13,7 @@ ROLE_ORDER = {"harness": 0, "native": 1, "rival": 2}
 
 def report(results: Results) -> str:
     parts = [
+        machine(results),
         "## Step time (forward + gradients), by size",
         f"{X} native: against the native code of the same library, in the same process: "
         "(interleaved) from A-B-B-A blocks of calls alternating the two, each block's mean per "
@@ -21,9 +22,36 @@ def report(results: Results) -> str:
         "samples; the floor is the step's matmul FLOPs at the fastest GEMM rate of this run.",
     ]
     parts += [_step_table(results, size) for size in SIZE_ORDER if results.of("step", size=size)]
-    parts += [_train_table(results), _compile_table(results), _gemm_table(results)]
+    parts += [_rival_table(results), _train_table(results), _compile_table(results)]
+    parts += [_gemm_table(results)]
     parts += [_targets_table(results), _skipped(results)]
     return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def machine(results: Results) -> str:
+    """Where the numbers come from: CPU, Python, library versions, BLAS, threads, devices."""
+    info = results.machine
+    cpu = info.get("cpu", {})
+    per_process = info.get("xp_harness", {})
+    first = next(iter(per_process.values()), {})
+    versions = ", ".join(f"{k} {v}" for k, v in first.get("versions", {}).items())
+    lines = [
+        "## Machine",
+        "",
+        f"- CPU: {cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} logical cores, "
+        f"{cpu.get('hz_actual_friendly', '?')}; {info.get('system', '')} {info.get('release', '')}",
+        f"- Python {info.get('python_version', '?')}; {versions}",
+    ]
+    for process, extra in per_process.items():
+        devices = extra.get("devices", {})
+        shown = {k: v for k, v in devices.items() if k != "numpy_blas"}
+        blas = devices.get("numpy_blas", {})
+        if blas:
+            shown["numpy BLAS"] = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+        lines.append(f"- process `{process}`: {shown or 'no device info'}")
+    if stamp := results.machine.get("datetime"):
+        lines.append(f"- run at {stamp}")
+    return "\n".join(lines)
 
 
 def _step_table(results: Results, size: str) -> str:
@@ -57,6 +85,23 @@ def _step_table(results: Results, size: str) -> str:
                 fmt.ratio(r.min / floor if floor else None),
             )
         )
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _rival_table(results: Results) -> str:
+    records = [r for r in results.of("step", role="rival") if r.interleaved_vs_harness]
+    if not records:
+        return ""
+    head = (
+        "## Keras 3 against the harness backend of its own library, in one process\n\n"
+        "Keras's `train_on_batch` step time over the harness step on the same library, from "
+        "interleaved A-B-B-A blocks: a cross-check of the Keras rows above that no other "
+        "process's timing enters. Above 1: the harness step is faster."
+    )
+    lines = _header("rival", "harness backend", "size", "dtype", "Keras / harness")
+    for r in sorted(records, key=lambda r: (r.name, r.dtype, SIZE_ORDER.index(r.size))):
+        backend = r.name.removeprefix("keras-")
+        lines.append(_row(r.name, backend, r.size, r.dtype, fmt.ratio(r.interleaved_vs_harness)))
     return head + "\n\n" + "\n".join(lines)
 
 
@@ -109,16 +154,19 @@ def _compile_table(results: Results) -> str:
 
 
 def _gemm_table(results: Results) -> str:
-    records = sorted(results.of("gemm"), key=lambda r: (r.dtype, r.label))
+    records = sorted(results.of("gemm"), key=lambda r: (r.dtype, r.label, r.when != "start"))
     if not records:
         return ""
-    lines = _header("matmul", "dtype", "n", "min", "GFLOP/s (min)")
+    head = (
+        "## GEMM rate (the floor)\n\nAn n x n by n x n matmul in each library, timed near the "
+        "start and at the end of its process; the floor takes the fastest rate of the run."
+    )
+    lines = _header("matmul", "when", "dtype", "n", "min", "GFLOP/s (min)")
     for r in records:
         n = round((r.flops / 2) ** (1 / 3))
-        lines.append(
-            _row(r.label, r.dtype, str(n), fmt.seconds(r.min), f"{r.flops / r.min / 1e9:.1f}")
-        )
-    return "## GEMM rate (the floor)\n\n" + "\n".join(lines)
+        rate = f"{r.flops / r.min / 1e9:.1f}"
+        lines.append(_row(r.label, r.when or "-", r.dtype, str(n), fmt.seconds(r.min), rate))
+    return head + "\n\n" + "\n".join(lines)
 
 
 def _targets_table(results: Results) -> str:

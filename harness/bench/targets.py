@@ -42,7 +42,7 @@ class Row:
         if met:
             return "met"
         by = self.figure / self.limit - 1 if self.at_most else 1 - self.figure / self.limit
-        return f"missed by {by:.0%}"
+        return f"missed by {by:.1%}"
 
 
 def rows(results: Results) -> list[Row]:
