@@ -1,18 +1,18 @@
 """The hand-written backward, as a backend for any library that follows the Array API.
 
-One class serves NumPy, the strict reference namespace, and (later) torch or JAX arrays
-without autograd: the namespace is resolved once, when a step is made, and the network's
-`manual_step` does the rest. The float64 NumPy instance is the harness's reference.
+One class serves NumPy, the strict reference namespace, and torch or JAX arrays without
+autograd: the namespace is resolved once per backend, and the network's `manual_step` does the
+rest. A plugin may pass `tune`, a function that swaps faster equivalents into the namespace
+(the NumPy plugin does); the float64 reference uses the plain namespace.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from harness.protocol import DTYPES, Availability
@@ -25,6 +25,8 @@ class ManualBackend:
     """Importable module that creates arrays, e.g. "numpy" or "array_api_strict"."""
     library: str
     dtypes: tuple[str, ...] = DTYPES
+    tune: Callable[[Any], Any] | None = None
+    """Optional: takes the resolved namespace, returns one with faster equivalent functions."""
     _xp: Any = field(default=None, init=False, repr=False, compare=False)
 
     def availability(self) -> Availability:
@@ -44,7 +46,8 @@ class ManualBackend:
             from array_api_compat import array_namespace
 
             module = importlib.import_module(self.module)
-            self._xp = _direct_reductions(array_namespace(module.asarray([0.0])))
+            xp = array_namespace(module.asarray([0.0]))
+            self._xp = self.tune(xp) if self.tune else xp
         return self._xp
 
     def from_numpy(self, array, dtype: str):
@@ -65,22 +68,6 @@ class ManualBackend:
             return network.manual_step(xp, params, batch, trace)
 
         return step
-
-
-def _direct_reductions(xp):
-    """NumPy's `sum` and `max` are Python functions that end in a ufunc's `reduce`: at homework
-    size that detour is half of each call. Call the reduce directly; other namespaces pass."""
-    np = sys.modules.get("numpy")
-    if np is None or xp.sum is not np.sum or xp.max is not np.max:
-        return xp
-
-    def sum(x, /, *, axis=None, dtype=None, keepdims=False):
-        return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
-
-    def max(x, /, *, axis=None, keepdims=False):
-        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
-
-    return SimpleNamespace(**{**vars(xp), "sum": sum, "max": max})
 
 
 def _version(distribution: str) -> str:
