@@ -53,6 +53,13 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 2
+    if missing := _missing_tools(render_only=bool(args.render)):
+        print(
+            f"harness: error: harness bench needs {', '.join(missing)}: "
+            'pip install -c constraints.txt -e ".[bench-core]"',
+            file=sys.stderr,
+        )
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     if args.render:
         return _render(results.load(args.render), args.out)
@@ -104,3 +111,11 @@ def _render(data, out: Path) -> int:
     else:
         print("wrote " + ", ".join(str(p) for p in [out / "report.md", *written]))
     return 0
+
+
+def _missing_tools(render_only: bool) -> list[str]:
+    """The bench extra's packages that are not installed (rendering needs only matplotlib)."""
+    import importlib.util
+
+    needed = ("matplotlib",) if render_only else ("pytest_benchmark", "matplotlib", "tqdm")
+    return [name for name in needed if importlib.util.find_spec(name) is None]
