@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness import network as net
-from harness.network import SpecError
+from harness.network import SpecError, reject_unknown
 from harness.protocol import DTYPES
 from harness.recipes import build_arrays
 from harness.tolerance import DEFAULT, Tolerance
@@ -110,10 +110,32 @@ def load(path: Path) -> Case:
         raise CaseError(f"{path}: cannot load: {type(exc).__name__}: {text}") from None
 
 
+TOP_FIELDS = (
+    "description",
+    "provenance",
+    "model",
+    "random",
+    "arrays",
+    "task",
+    "runs",
+    "golden",
+    "tolerance",
+)
+TASK_FIELDS = ("kind", "lr", "epochs", "batch_size", "dropout_seed")
+RUN_FIELDS = ("name", "x", "y", "rows", "task")
+GOLDEN_FIELDS = ("value", "decimals", "source", "tolerance")
+TOLERANCE_FIELDS = ("rtol", "atol", "why")
+
+
 def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     description = _require(doc, "description", str, "")
     provenance = _require(doc, "provenance", list, "")
     model = _require(doc, "model", Mapping, "")
+    _require(doc, "task", Mapping, "")
+    _require(doc, "runs", list, "")
+    reject_unknown(doc, TOP_FIELDS, "")
+    reject_unknown(model, ("layers", "loss"), "model")
+    reject_unknown(doc.get("random"), ("seed",), "random")
     network = net.build(_require(model, "layers", list, "model"), model.get("loss", {}))
     seed = _seed(doc.get("random", {}))
     arrays = build_arrays(doc.get("arrays"), seed)
@@ -150,6 +172,7 @@ def _params(network: net.Network, arrays: dict[str, np.ndarray]) -> dict[str, np
 def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task | None = None):
     if not isinstance(spec, Mapping):
         raise SpecError(where, "must be a table")
+    reject_unknown(spec, TASK_FIELDS, where)
     kind = spec.get("kind", base.kind if base else None)
     if kind not in TASKS:
         raise SpecError(f"{where}.kind", f"must be one of {', '.join(TASKS)}, got {kind!r}")
@@ -177,6 +200,7 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
 
 def _run(index, spec, task, network, arrays, golden_table) -> Run:
     where = f"runs[{index}]"
+    reject_unknown(spec, RUN_FIELDS, where)
     name = _require(spec, "name", str, where)
     rows = _rows(spec, where)
     x = _data(spec, "x", arrays, where)[rows]
@@ -222,6 +246,7 @@ def expected_shapes(task: Task, network: net.Network, rows: int) -> dict[str, tu
 
 def _golden(entry: Any, where: str, shapes: dict[str, tuple[int, ...]]) -> Golden:
     tensor = where.split(".", 2)[2]
+    reject_unknown(entry, GOLDEN_FIELDS, where)
     if tensor not in shapes:
         raise SpecError(where, f"this task computes no such tensor (it has: {', '.join(shapes)})")
     try:
@@ -251,6 +276,7 @@ def _tolerances(spec: Any, where: str, base: Mapping[str, Tolerance]) -> dict[st
         if dtype not in DTYPES:
             raise SpecError(here, f"unknown dtype (known: {', '.join(DTYPES)})")
         _require(entry, "why", str, here)
+        reject_unknown(entry, TOLERANCE_FIELDS, here)
         default = DEFAULT[dtype]
         rtol = _number(entry, "rtol", here, default.rtol)
         result[dtype] = Tolerance(rtol, _number(entry, "atol", here, default.atol))

@@ -84,13 +84,13 @@ def cmd_backends(args) -> int:
 
 
 def cmd_cases(args) -> int:
-    cases = _load_cases(args.cases, strict=False)
+    cases, skipped = _load_cases(args.cases)
     for case in cases:
         runs = ", ".join(r.name for r in case.runs)
         kinds = sorted({r.task.kind for r in case.runs})
         summary = " ".join(case.description.split())
         print(f"{case.name:<24} {'/'.join(kinds):<14} runs: {runs}\n    {summary}")
-    return 0
+    return 1 if skipped else 0
 
 
 def cmd_run(args) -> int:
@@ -99,22 +99,26 @@ def cmd_run(args) -> int:
     if args.json and not args.json.parent.is_dir():
         raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
 
-    cases = _select(_load_cases(args.cases, strict=False), args.case, "case")
+    cases, skipped = _load_cases(args.cases)
+    cases = _select(cases, args.case, "case")
     backends = [plugins.load(n) for n in _pick(list(plugins.discover()), args.backend, "backend")]
     dtypes = _pick(list(DTYPES), args.dtype, "dtype")
     print(report.header(), flush=True)
     show_row = lambda cell: print(report.table_row(cell), flush=True)  # noqa: E731
     cells = matrix.run_matrix(cases, backends, dtypes, show_row)
     print(report.summary(cells))
+    if skipped:
+        print(f"{len(skipped)} case file(s) skipped, not run (reasons above, on stderr)")
     if diagnosed := report.divergences(cells):
         print(f"\n{diagnosed}")
     checks = _gradcheck(cases, backends, dtypes) if args.gradcheck else []
     if args.json:
         meta = {"harness": __version__, "backends": _versions(backends)}
         meta["gradcheck"] = [check.as_record() for check in checks]
+        meta["skipped_case_files"] = [str(error) for error in skipped]
         report.write_json(args.json, cells, meta)
         print(f"wrote {args.json}")
-    failed = any(c.status in ("fail", "error") for c in cells)
+    failed = skipped or any(c.status in ("fail", "error") for c in cells)
     return 1 if failed or any(c.status in ("disagree", "error") for c in checks) else 0
 
 
@@ -137,7 +141,7 @@ def _gradcheck(cases, backends, dtypes):
 def cmd_show(args) -> int:
     from harness import matrix, plugins, report
 
-    case = _select(_load_cases(args.cases, strict=False), [args.case], "case")[0]
+    case = _select(_load_cases(args.cases)[0], [args.case], "case")[0]
     (name,) = _pick(list(plugins.discover()), [args.backend], "backend")
     (dtype,) = _pick(list(DTYPES), [args.dtype], "dtype")
     cell = matrix.run_cell(case, plugins.load(name), dtype, matrix.Reference())
@@ -153,15 +157,18 @@ def cmd_show(args) -> int:
     return 1 if cell.status in ("fail", "error") else 0
 
 
-def _load_cases(directory: Path | None, strict: bool):
+def _load_cases(directory: Path | None):
+    """The loadable cases, and the files that were not (each named on stderr, in one line)."""
     from harness import cases
 
     if directory is not None and not directory.is_dir():
         raise UsageError(f"--cases {directory}: not a directory")
     loaded, errors = cases.load_dir(directory)
+    if not loaded and not errors:
+        raise UsageError(f"--cases {directory}: no *.toml case files in it")
     for error in errors:
         print(f"harness: skipped case file: {error}", file=sys.stderr)
-    return loaded
+    return loaded, errors
 
 
 def _select(cases, names: list[str], what: str):

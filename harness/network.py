@@ -113,6 +113,8 @@ def build(layer_specs: Sequence[Mapping[str, Any]], loss_spec: Mapping[str, Any]
     for i, spec in enumerate(layer_specs):
         where = f"model.layers[{i}]"
         kind = _field(spec, "type", str, where)
+        if kind in LAYER_FIELDS:  # an unknown type is reported below, by name
+            reject_unknown(spec, LAYER_FIELDS[kind], where)
         if kind == "linear":
             n_linear += 1
             layer, width = _linear(spec, where, width, n_linear, shapes)
@@ -152,6 +154,8 @@ def _linear(spec, where, width, number, shapes):
 
 def _loss(spec: Mapping[str, Any]) -> losses.Loss:
     kind = _field(spec, "type", str, "model.loss")
+    if kind in LOSS_FIELDS:
+        reject_unknown(spec, LOSS_FIELDS[kind], "model.loss")
     reduction = _field(spec, "reduction", str, "model.loss")
     if reduction not in losses.REDUCTIONS:
         raise SpecError("model.loss.reduction", f"must be sum or mean, got {reduction!r}")
@@ -165,6 +169,26 @@ def _loss(spec: Mapping[str, Any]) -> losses.Loss:
     raise SpecError(
         "model.loss.type", f"unknown loss {kind!r} (known: cross_entropy, squared_error)"
     )
+
+
+def reject_unknown(spec: Any, known: Sequence[str], where: str) -> None:
+    """A misspelt field (`epoch = 100`) must not be silently ignored: name it, and the known."""
+    if isinstance(spec, Mapping) and (unknown := [k for k in spec if k not in known]):
+        prefix = f"{where}." if where else ""
+        raise SpecError(f"{prefix}{unknown[0]}", f"unknown field (known: {', '.join(known)})")
+
+
+LAYER_FIELDS = {
+    "linear": ("type", "in", "out", "bias"),
+    "dropout": ("type", "p"),
+    "relu": ("type",),
+    "sigmoid": ("type",),
+    "softmax": ("type",),
+}
+LOSS_FIELDS = {
+    "cross_entropy": ("type", "reduction", "eps"),
+    "squared_error": ("type", "reduction"),
+}
 
 
 def _field(spec: Mapping[str, Any], key: str, kind, where: str):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.network import SpecError
+from harness.network import SpecError, reject_unknown
 
 DRAWS = ("random", "uniform", "uniform_fan_in")
 COMPUTES = ("half_sum_of_squares",)
@@ -49,7 +49,19 @@ def _inline(entry: Any, where: str) -> np.ndarray:
     return array
 
 
+RECIPE_FIELDS = {
+    "arange": ("arange", "shape"),
+    "random": ("draw", "shape"),
+    "uniform": ("draw", "shape", "low", "high"),
+    "uniform_fan_in": ("draw", "shape", "fan_in"),
+    "compute": ("compute", "of"),
+}
+
+
 def _recipe(entry: Mapping[str, Any], where: str, rng, arrays) -> np.ndarray:
+    kind = "arange" if "arange" in entry else "compute" if "compute" in entry else entry.get("draw")
+    if kind in RECIPE_FIELDS:
+        reject_unknown(entry, RECIPE_FIELDS[kind], where)
     if "arange" in entry:
         start, stop, step = _numbers(entry["arange"], 3, f"{where}.arange")
         if step == 0:

@@ -140,6 +140,29 @@ def test_failing_case_exits_1_and_reports_fail(tmp_path):
     assert re.search(r"^wrong-golden\s+numpy\s+float64\s+fail\s", result.stdout, re.M)
     (skipped,) = result.stderr.splitlines()  # the malformed file: one line, the run goes on
     assert "malformed.toml" in skipped and "model.layers[1].type" in skipped
+    assert "1 case file(s) skipped" in result.stdout
+    (recorded,) = json.loads(out.read_text())["skipped_case_files"]
+    assert "malformed.toml" in recorded
+
+
+def test_a_skipped_case_file_alone_fails_the_run(tmp_path):
+    """A misspelt field must not turn into a silent green run of nothing."""
+    text = (cases.builtin_dir() / "task3-train.toml").read_text()
+    assert text.count("\nepochs = ") == 1
+    (tmp_path / "typo.toml").write_text(text.replace("\nepochs = ", "\nepoch = "))
+    for args in (("cases",), ("run", "--backend", "numpy")):
+        result = harness(*args, "--cases", tmp_path, cwd=tmp_path)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        (line,) = result.stderr.splitlines()
+        assert "typo.toml" in line and "task.epoch: unknown field" in line
+
+
+def test_a_directory_without_case_files_is_a_usage_error(tmp_path):
+    result = harness("run", "--cases", tmp_path, "--backend", "numpy", cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == f"harness: error: --cases {tmp_path}: no *.toml case files in it"
+    )
 
 
 def parse_block(lines: list[str], name: str) -> np.ndarray:
