@@ -141,11 +141,12 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     arrays = build_arrays(doc.get("arrays"), seed)
     params = _params(network, arrays)
     task = _task(_require(doc, "task", Mapping, ""), network, "task")
+    tolerance = {**DEFAULT, **_tolerances(doc.get("tolerance", {}), "tolerance", DEFAULT)}
     golden = doc.get("golden", {})
     if not isinstance(golden, Mapping):
         raise SpecError("golden", "must be a table of runs")
     runs = tuple(
-        _run(i, spec, task, network, arrays, golden)
+        _run(i, spec, task, network, arrays, golden, tolerance)
         for i, spec in enumerate(_require(doc, "runs", list, ""))
     )
     names = [run.name for run in runs]
@@ -153,7 +154,6 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
         raise SpecError("runs", f"two runs are named {duplicate!r}")
     if unknown := set(golden) - {run.name for run in runs}:
         raise SpecError(f"golden.{sorted(unknown)[0]}", "names no run")
-    tolerance = _tolerances(doc.get("tolerance", {}), "tolerance", DEFAULT)
     return Case(path.stem, path, description, tuple(provenance), network, params, runs, tolerance)
 
 
@@ -198,7 +198,7 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
     return task
 
 
-def _run(index, spec, task, network, arrays, golden_table) -> Run:
+def _run(index, spec, task, network, arrays, golden_table, tolerance) -> Run:
     where = f"runs[{index}]"
     reject_unknown(spec, RUN_FIELDS, where)
     name = _require(spec, "name", str, where)
@@ -226,7 +226,7 @@ def _run(index, spec, task, network, arrays, golden_table) -> Run:
     if not isinstance(table, Mapping):
         raise SpecError(f"golden.{name}", "must be a table of tensors")
     goldens = {
-        tensor: _golden(entry, f"golden.{name}.{tensor}", shapes)
+        tensor: _golden(entry, f"golden.{name}.{tensor}", shapes, tolerance)
         for tensor, entry in _flatten(table)
     }
     return Run(name, run_task, x, y, goldens)
@@ -244,7 +244,7 @@ def expected_shapes(task: Task, network: net.Network, rows: int) -> dict[str, tu
     return {"step_losses": (steps,), **{f"final.{name}": s for name, s in params.items()}}
 
 
-def _golden(entry: Any, where: str, shapes: dict[str, tuple[int, ...]]) -> Golden:
+def _golden(entry: Any, where: str, shapes, case_tolerance: Mapping[str, Tolerance]) -> Golden:
     tensor = where.split(".", 2)[2]
     reject_unknown(entry, GOLDEN_FIELDS, where)
     if tensor not in shapes:
@@ -261,25 +261,26 @@ def _golden(entry: Any, where: str, shapes: dict[str, tuple[int, ...]]) -> Golde
     if decimals != "repr" and not (isinstance(decimals, int) and decimals >= 0):
         raise SpecError(f"{where}.decimals", f'must be an integer or "repr", got {decimals!r}')
     source = _require(entry, "source", str, where)
-    overrides = _tolerances(entry.get("tolerance", {}), f"{where}.tolerance", {})
+    overrides = _tolerances(entry.get("tolerance", {}), f"{where}.tolerance", case_tolerance)
     why = "; ".join(e["why"] for e in entry.get("tolerance", {}).values())
     return Golden(value, None if decimals == "repr" else decimals, source, overrides, why)
 
 
-def _tolerances(spec: Any, where: str, base: Mapping[str, Tolerance]) -> dict[str, Tolerance]:
-    """`[tolerance.float32] rtol = ..., atol = ..., why = "..."`, merged over `base`."""
+def _tolerances(spec: Any, where: str, inherit: Mapping[str, Tolerance]) -> dict[str, Tolerance]:
+    """`[tolerance.float32] rtol = ..., atol = ..., why = "..."`: the overridden dtypes only,
+    a field left out inherited from `inherit` (the case's tolerance, or the harness default)."""
     if not isinstance(spec, Mapping):
         raise SpecError(where, "must be a table of per-dtype overrides")
-    result = dict(base)
+    result = {}
     for dtype, entry in spec.items():
         here = f"{where}.{dtype}"
         if dtype not in DTYPES:
             raise SpecError(here, f"unknown dtype (known: {', '.join(DTYPES)})")
         _require(entry, "why", str, here)
         reject_unknown(entry, TOLERANCE_FIELDS, here)
-        default = DEFAULT[dtype]
-        rtol = _number(entry, "rtol", here, default.rtol)
-        result[dtype] = Tolerance(rtol, _number(entry, "atol", here, default.atol))
+        base = inherit[dtype]
+        rtol = _number(entry, "rtol", here, base.rtol)
+        result[dtype] = Tolerance(rtol, _number(entry, "atol", here, base.atol))
     return result
 
 

@@ -175,6 +175,15 @@ def test_case_tolerance_override_with_why_applies_to_its_dtype_only(tmp_path):
     assert case.tolerance_for("float64") == DEFAULT["float64"]
 
 
+def test_golden_override_inherits_the_fields_it_leaves_out_from_the_case(tmp_path):
+    """grad.w1's float64 override sets rtol only: its atol is the case's, not the default."""
+    extra = '\n[tolerance.float64]\natol = 1e-9\nwhy = "a test that the golden inherits it"\n'
+    case = cases.load(appended(tmp_path, "task2-grad-batch-sum", extra))
+    golden = case.runs[0].golden["grad.w1"]
+    assert case.tolerance_for("float64", golden).atol == 1e-9 != DEFAULT["float64"].atol
+    assert case.tolerance_for("float64", golden).rtol == 1e-5
+
+
 def test_golden_override_carries_its_why(registry):
     case = registry["task2-grad-batch-sum"]
     golden = case.runs[0].golden["grad.w1"]
