@@ -1,11 +1,16 @@
 """PyTorch autograd through `torch.compile`: the compiled half of torch eager-vs-compiled.
 
 The objective is compiled once per network and dtype; autograd then differentiates the
-compiled graph. The first call compiles (about 2 s with a warm inductor cache, over 20 s
-cold on a 2-core CPU), so the test suite marks this backend `slow` (see `slow` below).
+compiled graph. Each network gets a function with its own code object, because Dynamo keeps
+its cache, and its limit of 8 recompiles, per code object: shared by every network, the ninth
+network or dtype would silently run eager. The first call compiles (about 2 s with a warm
+inductor cache, over 20 s cold on a 2-core CPU), so the test suite marks this backend `slow`
+(see `slow` below).
 """
 
 from __future__ import annotations
+
+import types
 
 from harness_backends.torch_autograd import TorchAutograd
 
@@ -28,15 +33,22 @@ class _CompiledObjective:
 
         xp = array_namespace(torch.empty(0))
         self._network = network
-        self._compiled = torch.compile(
+        objective = _own_code(
             lambda params, batch, taps: network.objective(xp, params, batch, taps)
         )
+        self._compiled = torch.compile(objective)
 
     def objective(self, xp, params, batch, taps=None):
         return self._compiled(params, batch, taps)
 
     def __getattr__(self, name: str):
         return getattr(self._network, name)
+
+
+def _own_code(function: types.FunctionType) -> types.FunctionType:
+    """The same function with a fresh code object, so that Dynamo caches it on its own."""
+    code = function.__code__.replace()
+    return types.FunctionType(code, function.__globals__, None, None, function.__closure__)
 
 
 backend = TorchCompile()

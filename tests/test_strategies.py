@@ -4,13 +4,18 @@ namespace (no autograd), JAX eager beside JAX jitted, torch.compile beside torch
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness import gradcheck, plugins
+from harness.cases import Case, Run, Task
 from harness.matrix import Reference, run_cell
+from harness.network import build
 from harness.tasks import batches, execute
+from harness.tolerance import DEFAULT
 
 STRATEGIES = {
     # name: (library, strategy)
@@ -107,3 +112,36 @@ def test_torch_compile_agrees_with_torch_eager(registry, load_backend):
         mine, theirs = (c.outcomes[run.name].tensors for c in cells)
         for name, value in mine.items():
             np.testing.assert_allclose(value, theirs[name], rtol=tol.rtol, atol=tol.atol)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_torch_compile_compiles_every_network_without_falling_back_to_eager(load_backend):
+    """Twelve networks, more than Dynamo's 8 recompiles per code object: none may run eager."""
+    torch = pytest.importorskip("torch")
+    compiled = usable(load_backend, "torch-compile")
+    rng = np.random.default_rng(0)
+    reference = Reference()
+    failures = {}
+    with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+        for depth, activation, bias in itertools.product((1, 2, 3), ("relu", "sigmoid"), (0, 1)):
+            case = _chain(depth, activation, bool(bias), rng)
+            cell = run_cell(case, compiled, "float64", reference)
+            if cell.status != "pass":
+                failures[depth, activation, bias] = cell.message
+    assert not failures
+
+
+def _chain(depth: int, activation: str, bias: bool, rng) -> Case:
+    """A 3-wide chain of `depth` Linear layers with `activation` between, squared error."""
+    layers = []
+    for i in range(depth):
+        layers += [{"type": "linear", "in": 3, "out": 3, "bias": bias}]
+        layers += [{"type": activation}] if i < depth - 1 else []
+    network = build(layers, {"type": "squared_error", "reduction": "sum"})
+    params = {name: rng.standard_normal(shape) for name, shape in network.param_shapes.items()}
+    run = Run(
+        "chain", Task("gradient"), rng.standard_normal((2, 3)), rng.standard_normal((2, 3)), {}
+    )
+    name = f"chain-{depth}-{activation}-{bias}"  # the reference is cached by case name
+    return Case(name, Path(f"<{name}>"), "", (), network, params, (run,), dict(DEFAULT))
