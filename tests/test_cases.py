@@ -35,3 +35,11 @@ def test_case(case_name, backend_name, dtype, registry, reference, load_backend)
         pytest.skip(cell.message)
     details = "\n".join(c.describe() for c in cell.comparisons if not c.ok)
     assert cell.status == "pass", f"{cell.message}\n{details}"
+
+
+def test_goldens_tool_appends_nothing_for_a_case_that_has_all_its_goldens(capsys):
+    """`python -m harness.goldens CASE >> CASE.toml` twice must not write duplicate tables."""
+    from harness import goldens
+
+    goldens.main(["task3-train-dropout"])
+    assert capsys.readouterr().out == ""
