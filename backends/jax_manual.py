@@ -21,6 +21,11 @@ class JaxManual(ManualBackend):
 
         return jax.enable_x64(dtype == "float64")
 
+    def to_numpy(self, array):
+        import numpy as np
+
+        return np.array(array, copy=True)  # from any JAX device, GPU included
+
     def make_step(self, network, dtype: str, *, trace: bool = False):
         import jax
 

@@ -27,6 +27,8 @@ class ManualBackend:
     dtypes: tuple[str, ...] = DTYPES
     tune: Callable[[Any], Any] | None = None
     """Optional: takes the resolved namespace, returns one with faster equivalent functions."""
+    device: Any = None
+    """Where `from_numpy` puts arrays (`"cuda"` for torch, say); None: the library's default."""
     _xp: Any = field(default=None, init=False, repr=False, compare=False)
 
     def availability(self) -> Availability:
@@ -52,14 +54,20 @@ class ManualBackend:
 
     def from_numpy(self, array, dtype: str):
         xp = self.namespace()
-        return xp.asarray(array, dtype=getattr(xp, dtype), copy=True)
+        placement = {} if self.device is None else {"device": self.device}
+        return xp.asarray(array, dtype=getattr(xp, dtype), copy=True, **placement)
 
     def to_numpy(self, array):
         import numpy as np
 
-        if hasattr(array, "__dlpack__"):
+        if not hasattr(array, "__dlpack__"):
+            return np.array(array, copy=True)  # NumPy reductions return scalars
+        try:
             return np.array(np.from_dlpack(array), copy=True)
-        return np.array(array, copy=True)  # NumPy reductions return scalars
+        except (BufferError, RuntimeError, TypeError, ValueError):  # not on the host
+            from array_api_compat import to_device
+
+            return np.array(to_device(array, "cpu"), copy=True)
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
         xp = self.namespace()

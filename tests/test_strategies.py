@@ -3,6 +3,7 @@ namespace (no autograd), JAX eager beside JAX jitted, torch.compile beside torch
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 from pathlib import Path
@@ -145,3 +146,13 @@ def _chain(depth: int, activation: str, bias: bool, rng) -> Case:
     )
     name = f"chain-{depth}-{activation}-{bias}"  # the reference is cached by case name
     return Case(name, Path(f"<{name}>"), "", (), network, params, (run,), dict(DEFAULT))
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "torch-manual"])
+def test_a_backend_given_a_device_puts_its_arrays_there(name, registry, load_backend):
+    """What the benchmarks do with `--bench-device cuda`, on the one device every machine has."""
+    backend = copy.copy(usable(load_backend, name))
+    backend.device = "cpu"
+    assert "cpu" in str(backend.from_numpy(np.ones(2), "float64").device)
+    cell = run_cell(registry["task2-grad-batch-sum"], backend, "float64", Reference())
+    assert cell.status == "pass", cell.message
