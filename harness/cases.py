@@ -121,6 +121,7 @@ TOP_FIELDS = (
     "golden",
     "tolerance",
 )
+PROVENANCE_FIELDS = ("seed", "where", "printed")
 TASK_FIELDS = ("kind", "lr", "epochs", "batch_size", "dropout_seed")
 RUN_FIELDS = ("name", "x", "y", "rows", "task")
 GOLDEN_FIELDS = ("value", "decimals", "source", "tolerance")
@@ -129,7 +130,9 @@ TOLERANCE_FIELDS = ("rtol", "atol", "why")
 
 def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     description = _require(doc, "description", str, "")
-    provenance = _require(doc, "provenance", list, "")
+    if not description.strip():
+        raise SpecError("description", "is empty: say what the case checks")
+    provenance = _provenance(_require(doc, "provenance", list, ""))
     model = _require(doc, "model", Mapping, "")
     _require(doc, "task", Mapping, "")
     _require(doc, "runs", list, "")
@@ -155,6 +158,19 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     if unknown := set(golden) - {run.name for run in runs}:
         raise SpecError(f"golden.{sorted(unknown)[0]}", "names no run")
     return Case(path.stem, path, description, tuple(provenance), network, params, runs, tolerance)
+
+
+def _provenance(entries: list) -> list[dict[str, str]]:
+    """`[[provenance]]` seed, where, printed: at least one, each field a non-empty string."""
+    if not entries:
+        raise SpecError("provenance", "is empty: say where the numbers come from")
+    for i, entry in enumerate(entries):
+        where = f"provenance[{i}]"
+        reject_unknown(entry, PROVENANCE_FIELDS, where)
+        for key in PROVENANCE_FIELDS:
+            if not _require(entry, key, str, where).strip():
+                raise SpecError(f"{where}.{key}", "is empty")
+    return entries
 
 
 def _params(network: net.Network, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
