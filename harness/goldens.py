@@ -1,6 +1,7 @@
 """Print a case's golden tables from the float64 reference, for cases no seed can supply.
 
     python -m harness.goldens CASE >> cases/CASE.toml
+    python -m harness.goldens --cases DIR CASE >> DIR/CASE.toml
 
 Used for golden values that the seeds printed from unseeded RNGs or not at all; a tensor that
 already has a golden in the file is left out, so a second run appends nothing. Each value is
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +24,22 @@ from harness.manual import REFERENCE
 from harness.tasks import execute
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m harness.goldens")
-    parser.add_argument("case")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.goldens", description=__doc__)
+    parser.add_argument("case", metavar="CASE")
+    parser.add_argument(
+        "--cases", type=Path, metavar="DIR", help="case directory (default: built-in)"
+    )
     args = parser.parse_args(argv)
-    case = cases.load(cases.builtin_dir() / f"{args.case}.toml")
+    path = (args.cases or cases.builtin_dir()) / f"{args.case}.toml"
+    if not path.is_file():
+        print(f"harness.goldens: error: no case file {path}", file=sys.stderr)
+        return 2
+    try:
+        case = cases.load(path)
+    except cases.CaseError as exc:
+        print(f"harness.goldens: error: {exc}", file=sys.stderr)
+        return 2
     check = _cross_check_backend()
     day = datetime.date.today().isoformat()
     for run in case.runs:
@@ -40,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"value = {_toml(value)}")
             print('decimals = "repr"')
             print(f'source = "xp-harness float64 reference, {day}{agreed}"')
+    return 0
 
 
 def _compute(backend, case, run) -> dict[str, np.ndarray]:
@@ -70,4 +85,4 @@ def _toml(value: np.ndarray) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
