@@ -76,7 +76,7 @@ def summary(cells: Iterable[Cell]) -> str:
     cells = list(cells)
     counts = {s: sum(c.status == s for c in cells) for s in ("pass", "fail", "error", "skip")}
     parts = ", ".join(f"{n} {s}" for s, n in counts.items())
-    return f"{len(cells)} cells: {parts}"
+    return f"{len(cells)} cell{'' if len(cells) == 1 else 's'}: {parts}"
 
 
 def write_json(path: Path, cells: Iterable[Cell], meta: dict) -> None:
