@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.bench.results import SHAPES
+
 EPS = 1e-7
 """The seeds' cross-entropy epsilon, -sum(t * log(p + eps))."""
 
@@ -34,14 +36,7 @@ class Size:
         return 2 * self.forward_flops
 
 
-SIZES = {
-    s.name: s
-    for s in (
-        Size("homework", 2, 3, 4, 2),
-        Size("medium", 256, 784, 256, 10),
-        Size("large", 4096, 1024, 1024, 10),
-    )
-}
+SIZES = {name: Size(name, *shape) for name, shape in SHAPES.items()}
 
 
 def layer_specs(size: Size) -> list[dict]:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-SIZES = ("homework", "medium", "large")
+from harness.bench.results import SIZE_ORDER as SIZES
+
 DTYPES = ("float32", "float64")
 
 
