@@ -6,6 +6,7 @@ are of fastest samples taken side by side in one process (see results.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from harness.bench.results import SIZE_ORDER, Results
@@ -38,6 +39,8 @@ class Row:
     def verdict(self) -> str:
         if self.figure is None:
             return "not measured"
+        if math.isnan(self.figure):
+            return "missed (the figure is NaN)"
         met = self.figure <= self.limit if self.at_most else self.figure >= self.limit
         if met:
             return "met"
