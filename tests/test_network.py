@@ -307,3 +307,24 @@ def test_sum_and_mean_reductions_differ_by_the_batch_size(case_name, rows, regis
         else:
             np.testing.assert_allclose(s, m * rows, rtol=F64.rtol, atol=F64.atol, err_msg=name)
     np.testing.assert_array_equal(total.output, mean.output)
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "torch-manual", "jax", "jax-manual"])
+def test_relu_gradient_at_exactly_zero_is_zero_on_every_backend(name, load_backend):
+    """Every hidden pre-activation is exactly 0 here (x = [1, 1], w1's columns sum to 0).
+    ReLU's gradient there is 0 by the manual backward; an autograd through `maximum(x, 0)`
+    would give 0.5 (torch and JAX split ties), so the model must not be written that way."""
+    from harness.cases import Case, Run, Task
+    from harness.matrix import Reference, run_cell
+
+    backend = load_backend(name)
+    layers = [{"type": "linear", "in": 2, "out": 2}, {"type": "relu"}]
+    layers += [{"type": "linear", "in": 2, "out": 1}]
+    network = net.build(layers, {"type": "squared_error", "reduction": "sum"})
+    params = {"w1": np.array([[1.0, -1.0], [-1.0, 1.0]]), "w2": np.array([[2.0], [3.0]])}
+    run = Run("tie", Task("gradient"), np.array([[1.0, 1.0]]), np.array([[1.0]]), {})
+    case = Case("relu-tie", None, "", (), network, params, (run,), dict(DEFAULT))
+    cell = run_cell(case, backend, "float64", Reference())
+    assert cell.status in ("pass", "skip"), cell.message
+    if cell.status == "pass":
+        np.testing.assert_array_equal(cell.outcomes["tie"].tensors["grad.w1"], np.zeros((2, 2)))
