@@ -129,14 +129,12 @@ TOLERANCE_FIELDS = ("rtol", "atol", "why")
 
 
 def _case(path: Path, doc: Mapping[str, Any]) -> Case:
+    reject_unknown(doc, TOP_FIELDS, "")  # first: `[tasks]` is a typo, not a missing `[task]`
     description = _require(doc, "description", str, "")
     if not description.strip():
         raise SpecError("description", "is empty: say what the case checks")
     provenance = _provenance(_require(doc, "provenance", list, ""))
     model = _require(doc, "model", Mapping, "")
-    _require(doc, "task", Mapping, "")
-    _require(doc, "runs", list, "")
-    reject_unknown(doc, TOP_FIELDS, "")
     reject_unknown(model, ("layers", "loss"), "model")
     reject_unknown(doc.get("random"), ("seed",), "random")
     network = net.build(_require(model, "layers", list, "model"), model.get("loss", {}))
@@ -292,8 +290,8 @@ def _tolerances(spec: Any, where: str, inherit: Mapping[str, Tolerance]) -> dict
         here = f"{where}.{dtype}"
         if dtype not in DTYPES:
             raise SpecError(here, f"unknown dtype (known: {', '.join(DTYPES)})")
-        _require(entry, "why", str, here)
         reject_unknown(entry, TOLERANCE_FIELDS, here)
+        _require(entry, "why", str, here)
         base = inherit[dtype]
         rtol = _number(entry, "rtol", here, base.rtol)
         result[dtype] = Tolerance(rtol, _number(entry, "atol", here, base.atol))
@@ -330,10 +328,11 @@ def _rows(spec: Mapping[str, Any], where: str) -> slice:
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    """Yield ("grad.w1", entry) for nested golden tables; an entry is a table with a value."""
+    """Yield ("grad.w1", entry) for nested golden tables; an entry is a table holding any
+    golden field (so that `valu = [...]` is named as a typo, not taken for a group)."""
     for key, entry in table.items():
         name = f"{prefix}{key}"
-        if isinstance(entry, Mapping) and "value" not in entry:
+        if isinstance(entry, Mapping) and not any(k in entry for k in GOLDEN_FIELDS):
             yield from _flatten(entry, f"{name}.")
         else:
             yield name, entry

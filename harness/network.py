@@ -112,6 +112,8 @@ def build(layer_specs: Sequence[Mapping[str, Any]], loss_spec: Mapping[str, Any]
     n_linear = 0
     for i, spec in enumerate(layer_specs):
         where = f"model.layers[{i}]"
+        if isinstance(spec, Mapping) and "type" not in spec:  # `typ = "relu"` is named
+            reject_unknown(spec, _any_of(LAYER_FIELDS), where)
         kind = _field(spec, "type", str, where)
         if kind in LAYER_FIELDS:  # an unknown type is reported below, by name
             reject_unknown(spec, LAYER_FIELDS[kind], where)
@@ -153,6 +155,8 @@ def _linear(spec, where, width, number, shapes):
 
 
 def _loss(spec: Mapping[str, Any]) -> losses.Loss:
+    if isinstance(spec, Mapping) and "type" not in spec:
+        reject_unknown(spec, _any_of(LOSS_FIELDS), "model.loss")
     kind = _field(spec, "type", str, "model.loss")
     if kind in LOSS_FIELDS:
         reject_unknown(spec, LOSS_FIELDS[kind], "model.loss")
@@ -185,6 +189,12 @@ LAYER_FIELDS = {
     "sigmoid": ("type",),
     "softmax": ("type",),
 }
+
+
+def _any_of(fields_by_type: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for fields in fields_by_type.values() for f in fields))
+
+
 LOSS_FIELDS = {
     "cross_entropy": ("type", "reduction", "eps"),
     "squared_error": ("type", "reduction"),

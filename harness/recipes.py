@@ -60,7 +60,7 @@ RECIPE_FIELDS = {
 
 def _recipe(entry: Mapping[str, Any], where: str, rng, arrays) -> np.ndarray:
     kind = "arange" if "arange" in entry else "compute" if "compute" in entry else entry.get("draw")
-    if kind in RECIPE_FIELDS:
+    if isinstance(kind, str) and kind in RECIPE_FIELDS:
         reject_unknown(entry, RECIPE_FIELDS[kind], where)
     if "arange" in entry:
         start, stop, step = _numbers(entry["arange"], 3, f"{where}.arange")

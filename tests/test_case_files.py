@@ -48,7 +48,6 @@ MLP = "mlp-regression"
 # fmt: off
 MALFORMED = [
     # a field is missing
-    ("no-description", T1, 'description = """', 'summary = """', "description"),
     ("no-task-kind", T1, '[task]\nkind = "forward"', "[task]", "task.kind"),
     ("no-loss-eps", T1, ", eps = 1e-7 }", " }", "model.loss.eps"),
     ("no-layer-in", T1, '{ type = "linear", in = 4, ', '{ type = "linear", ', "model.layers[2].in"),
@@ -91,8 +90,8 @@ MALFORMED = [
     ("unknown-task", T1, 'kind = "forward"', 'kind = "predict"', "task.kind"),
     ("unknown-dtype", T2S, "tolerance.float64]", "tolerance.float16]",
      "golden.batch.grad.w1.tolerance.float16"),
-    ("override-without-why", T2S, NO_WHY, 'rtol = 1e-5\nnote = """',
-     "golden.batch.grad.w1.tolerance.float64.why"),
+    ("why-as-note", T2S, NO_WHY, 'rtol = 1e-5\nnote = """',
+     "golden.batch.grad.w1.tolerance.float64.note"),
     ("golden-unknown-tensor", T1, "[golden.x1.output]", "[golden.x1.outputs]", "golden.x1.outputs"),
     ("golden-grad-of-no-param", MLP, "[golden.sample-0.grad.w3]", "[golden.sample-0.grad.w4]",
      "golden.sample-0.grad.w4"),
@@ -105,7 +104,8 @@ MALFORMED = [
     ("bool-dropout-seed", T3D, "dropout_seed = 0", "dropout_seed = true", "task.dropout_seed"),
     ("missing-reduction", T1, 'reduction = "mean", ', "", "model.loss.reduction"),
     # misspelt fields are named, never silently ignored
-    ("typo-top-level", T1, "[task]", "[tasks]\nkind = 1\n[task]", "tasks"),
+    ("typo-top-level", T1, "[task]", "[tasks]", "tasks"),
+    ("typo-description", T1, 'description = """', 'summary = """', "summary"),
     ("typo-task", T3, "epochs = 100", "epoch = 100", "task.epoch"),
     ("typo-run", T2M, 'name = "x1"', 'name = "x1"\nrow = [0, 1]', "runs[0].row"),
     ("typo-layer", T1, "{ type = \"linear\", in = 3, out = 4 }",
@@ -117,11 +117,17 @@ MALFORMED = [
      "golden.batch.grad.w1.decimal"),
     ("typo-tolerance", T2S, "rtol = 1e-5", "rtoll = 1e-5",
      "golden.batch.grad.w1.tolerance.float64.rtoll"),
+    ("typo-tolerance-why", T2S, "rtol = 1e-5\nwhy", "rtol = 1e-5\nwhyy",
+     "golden.batch.grad.w1.tolerance.float64.whyy"),
+    ("typo-golden-value", T1, TASK1_X1_GOLDEN, TASK1_X1_GOLDEN.replace("value", "valu"),
+     "golden.x1.output.valu"),
+    ("typo-layer-type", T1, '{ type = "relu" }', '{ typ = "relu" }', "model.layers[1].typ"),
+    ("typo-loss-type", T1, 'loss = { type = "cross_entropy"', 'loss = { kind = "cross_entropy"',
+     "model.loss.kind"),
+    ("draw-not-text", MLP, 'draw = "random"', 'draw = ["random"]', "arrays.x.draw"),
     ("typo-provenance", T1, 'c9.txt"\nwhere', 'c9.txt"\nwher', "provenance[0].wher"),
     ("empty-provenance-field", T1, 'c9.txt"\nwhere = "Assignment 1"', 'c9.txt"\nwhere = ""',
      "provenance[0].where"),
-    ("empty-description", T1, 'description = """', 'description = """ """\nsummary = """',
-     "description"),
     ("unknown-draw", MLP, 'draw = "random"', 'draw = "normal"', "arrays.x.draw"),
     ("unknown-compute", MLP, '"half_sum_of_squares"', '"sum"', "arrays.y.compute"),
     ("run-names-no-array", T1, 'x = "x2"', 'x = "x9"', "runs[1].x"),
@@ -150,6 +156,19 @@ def assert_case_error(path: Path, field: str) -> str:
     assert "\n" not in message, message
     assert message.startswith(f"{path}: {field}: "), message
     return message
+
+
+@pytest.mark.parametrize(
+    ("description", "says"), [("", "missing"), ('description = " "', "is empty")]
+)
+def test_missing_or_empty_description(tmp_path, description, says):
+    text = (cases.builtin_dir() / f"{T1}.toml").read_text()
+    start = text.index('description = """')
+    end = text.index('"""', start + len('description = """')) + len('"""')
+    (tmp_path / "bare.toml").write_text(text[:start] + description + text[end:])
+    assert assert_case_error(tmp_path / "bare.toml", "description").startswith(
+        f"{tmp_path / 'bare.toml'}: description: {says}"
+    )
 
 
 @pytest.mark.parametrize(
