@@ -1,11 +1,11 @@
 """PyTorch autograd through `torch.compile`: the compiled half of torch eager-vs-compiled.
 
-The objective is compiled once per network and dtype; autograd then differentiates the
-compiled graph. Each network gets a function with its own code object, because Dynamo keeps
-its cache, and its limit of 8 recompiles, per code object: shared by every network, the ninth
-network or dtype would silently run eager. The first call compiles (about 2 s with a warm
-inductor cache, over 20 s cold on a 2-core CPU), so the test suite marks this backend `slow`
-(see `slow` below).
+The objective is compiled once per network and dtype, however often a step is made for it;
+autograd then differentiates the compiled graph. Each network gets a function with its own
+code object, because Dynamo keeps its cache, and its limit of 8 recompiles, per code object:
+shared by every network, the ninth network or dtype would silently run eager. The first call
+compiles (about 2 s with a warm inductor cache, over 20 s cold on a 2-core CPU), so the test
+suite marks this backend `slow` (see `slow` below).
 """
 
 from __future__ import annotations
@@ -20,8 +20,17 @@ class TorchCompile(TorchAutograd):
     slow = True
     """Read by tests/test_cases.py: cells on this backend carry the `slow` pytest marker."""
 
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__(device)
+        self._objectives: dict[int, tuple[object, _CompiledObjective]] = {}
+        """id(network) -> (network, its compiled objective): a later step reuses the graphs."""
+
     def make_step(self, network, dtype: str, *, trace: bool = False):
-        return super().make_step(_CompiledObjective(network), dtype, trace=trace)
+        held, objective = self._objectives.get(id(network), (None, None))
+        if held is not network:
+            objective = _CompiledObjective(network)
+            self._objectives[id(network)] = (network, objective)
+        return super().make_step(objective, dtype, trace=trace)
 
 
 class _CompiledObjective:

@@ -67,7 +67,8 @@ class ManualBackend:
         except (BufferError, RuntimeError, TypeError, ValueError):  # not on the host
             from array_api_compat import to_device
 
-            return np.array(to_device(array, "cpu"), copy=True)
+            home = self.namespace().asarray(0.0).device  # the library's default: the host
+            return np.array(np.from_dlpack(to_device(array, home)), copy=True)
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
         xp = self.namespace()

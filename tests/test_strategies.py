@@ -134,11 +134,10 @@ def test_torch_compile_compiles_every_network_without_falling_back_to_eager(load
 
 
 def _chain(depth: int, activation: str, bias: bool, rng) -> Case:
-    """A 3-wide chain of `depth` Linear layers with `activation` between, squared error."""
+    """A 3-wide chain of `depth` Linear layers, each followed by `activation`; squared error."""
     layers = []
-    for i in range(depth):
-        layers += [{"type": "linear", "in": 3, "out": 3, "bias": bias}]
-        layers += [{"type": activation}] if i < depth - 1 else []
+    for _ in range(depth):
+        layers += [{"type": "linear", "in": 3, "out": 3, "bias": bias}, {"type": activation}]
     network = build(layers, {"type": "squared_error", "reduction": "sum"})
     params = {name: rng.standard_normal(shape) for name, shape in network.param_shapes.items()}
     run = Run(
@@ -148,11 +147,46 @@ def _chain(depth: int, activation: str, bias: bool, rng) -> Case:
     return Case(name, Path(f"<{name}>"), "", (), network, params, (run,), dict(DEFAULT))
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_torch_compile_compiles_a_network_once_however_often_it_is_stepped(registry, load_backend):
+    """run_cell, the gradient check and the divergence report each ask for a step."""
+    from torch._dynamo.utils import counters
+
+    compiled = usable(load_backend, "torch-compile")
+    case = _chain(2, "relu", True, np.random.default_rng(1))  # a network no test compiled yet
+    reference = Reference()
+    before = counters["stats"]["unique_graphs"]
+    cells = [run_cell(case, compiled, "float64", reference) for _ in range(3)]
+    assert [cell.status for cell in cells] == ["pass"] * 3
+    assert counters["stats"]["unique_graphs"] - before == 1
+
+
 @pytest.mark.parametrize("name", ["numpy", "torch", "torch-manual"])
 def test_a_backend_given_a_device_puts_its_arrays_there(name, registry, load_backend):
     """What the benchmarks do with `--bench-device cuda`, on the one device every machine has."""
     backend = copy.copy(usable(load_backend, name))
     backend.device = "cpu"
     assert "cpu" in str(backend.from_numpy(np.ones(2), "float64").device)
+    cell = run_cell(registry["task2-grad-batch-sum"], backend, "float64", Reference())
+    assert cell.status == "pass", cell.message
+
+
+def test_a_manual_backend_places_arrays_on_a_second_device(registry, load_backend, monkeypatch):
+    """array_api_strict has a second (simulated) device: arrays go there, and come back to
+    NumPy through `to_device` when DLPack will not export them (as a CUDA tensor will not)."""
+    strict = pytest.importorskip("array_api_strict")
+    backend = copy.copy(usable(load_backend, "array-api-strict"))
+    backend.device = strict.Device("device1")
+    assert backend.from_numpy(np.ones(2), "float64").device == backend.device
+
+    host_only = np.from_dlpack
+
+    def refuse(array, *args, **kwargs):
+        if getattr(array, "device", None) == backend.device:  # device1: refuse, like CUDA
+            raise BufferError("not on the host")
+        return host_only(array, *args, **kwargs)
+
+    monkeypatch.setattr(np, "from_dlpack", refuse)
     cell = run_cell(registry["task2-grad-batch-sum"], backend, "float64", Reference())
     assert cell.status == "pass", cell.message
