@@ -7,7 +7,8 @@ Used for golden values that the seeds printed from unseeded RNGs or not at all; 
 already has a golden in the file is left out, so a second run appends nothing. Each value is
 written by repr (exact float64) and cross-checked against torch autograd in float64 when torch
 is installed; the largest difference goes into the `source` line, so the file says how far an
-independent autograd agreed when the golden was made. Never run by the tests.
+independent autograd agreed when the golden was made. tests/test_goldens.py regenerates a
+case's goldens this way and checks them against the stored ones.
 """
 
 from __future__ import annotations

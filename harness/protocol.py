@@ -90,5 +90,7 @@ OPTIONAL_ATTRIBUTES = {
     " for the three-way gradient check (default: manual for ManualBackend, else autograd)",
     "slow": "True when a backend's first step costs seconds (torch.compile): its pytest cells"
     " carry the `slow` marker and are left out of the default run",
+    "device": "where from_numpy puts arrays (torch: 'cpu' or 'cuda'); the benchmarks set it for"
+    " `--device cuda`, and skip a backend without it there",
 }
 """Attributes a backend may add; the harness reads them with getattr and a default."""
