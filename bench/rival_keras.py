@@ -43,12 +43,12 @@ def train_on_batch_call(size: Size, dtype: str, lr: float = 0.01):
     data = arrays(size)
     x, y = (keras.ops.convert_to_tensor(data[k].astype(dtype)) for k in ("x", "y"))
     model.train_on_batch(x, y)
-    computed = {keras.backend.standardize_dtype(w.dtype) for w in model.weights}
-    computed.add(keras.backend.standardize_dtype(model(x[:1]).dtype))
-    if computed != {dtype}:
+    weights = sorted({keras.backend.standardize_dtype(w.dtype) for w in model.weights})
+    output = keras.backend.standardize_dtype(model(x[:1]).dtype)
+    if weights != [dtype] or output != dtype:
         raise WrongDtype(
-            f"Keras {keras.__version__} on {keras.backend.backend()} computes this "
-            f"model in {', '.join(sorted(computed))}, not {dtype}"
+            f"Keras {keras.__version__} on {keras.backend.backend()}, asked for {dtype}, "
+            f"keeps {'/'.join(weights)} weights but computes {output} outputs"
         )
     return lambda: model.train_on_batch(x, y)
 
