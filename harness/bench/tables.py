@@ -74,11 +74,7 @@ def _step_table(results: Results, size: str) -> str:
         floor = results.floor(r)
         lines.append(
             _row(
-                r.label,
-                r.dtype,
-                fmt.seconds(r.min),
-                fmt.seconds(r.median),
-                fmt.seconds(r.iqr),
+                *_timing(r),
                 fmt.ratio(r.interleaved_to_native),
                 fmt.ratio(results.to_native(r)),
                 fmt.ratio(results.to_fastest(r)),
@@ -119,11 +115,7 @@ def _train_table(results: Results) -> str:
     for r in records:
         lines.append(
             _row(
-                r.label,
-                r.dtype,
-                fmt.seconds(r.min),
-                fmt.seconds(r.median),
-                fmt.seconds(r.iqr),
+                *_timing(r),
                 fmt.seconds(r.min / r.steps),
                 fmt.ratio(results.to_native(r)),
             )
@@ -182,6 +174,11 @@ def _skipped(results: Results) -> str:
     if not results.skipped:
         return ""
     return "## Not timed in this run\n\n" + "\n".join(f"- {line}" for line in results.skipped)
+
+
+def _timing(r: Record) -> tuple[str, ...]:
+    """The cells every timing table opens with: variant, dtype, min, median, IQR."""
+    return (r.label, r.dtype, fmt.seconds(r.min), fmt.seconds(r.median), fmt.seconds(r.iqr))
 
 
 def _order(r: Record):
