@@ -3,28 +3,36 @@
 The failing run is made again with `trace=True` on the backend and on the float64 reference,
 and the two traces are compared in the order the network computes them: each layer's output,
 the loss, then the gradients flowing backwards (see `Network.trace`). The first tensor beyond
-the cell's tolerance is the report, with a small excerpt of both values.
+the cell's tolerance is the report, with the code that produced it (`layer 3 (Sigmoid)
+backward`) and a small excerpt of both values.
 
 Train tasks are replayed step by step, both sides starting every step from the reference's
 parameters with the same batch (and dropout masks). The first step whose trace diverges is
 diagnosed; drift from earlier steps can neither hide nor fake a divergence. A backend that
 keeps state between steps (a gradient buffer never zeroed) still shows it, because its step
-is called in order. If no step diverges, the difference only builds up over many steps.
+is called in order. If the traced step never diverges, the fast step (`trace=False`, the one
+the harness trains with) is replayed the same way: a fault only there is named as such. If
+neither diverges, the difference only builds up over many steps.
+
+A float64 cell that agrees with the reference to float32 level at every tensor is said to
+compute below the dtype it returns, whatever its first divergence.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from harness.cases import Case, Run
 from harness.compare import Comparison, compare
+from harness.excerpt import excerpt
 from harness.manual import REFERENCE
 from harness.tasks import batches
+from harness.tolerance import DEFAULT, Tolerance
 
-EXCERPT_WIDTH = 6
-"""How many neighbouring values of the worst element an excerpt shows."""
+__all__ = ["Diagnosis", "Divergence", "diagnose", "excerpt", "first_divergence", "producer"]
 
 
 @dataclass(frozen=True)
@@ -40,24 +48,32 @@ class Divergence:
     reference_value: np.ndarray | None
     traced: bool = True
     """False when the backend gave no trace, so only its results could be compared."""
+    producer: str = ""
+    """The code that computed the tensor: `layer 3 (Sigmoid) backward`, `loss (...) forward`."""
+    fast: bool = False
+    """True when only the fast step (`trace=False`) diverges; the traced step agrees."""
 
     @property
     def tensor(self) -> str:
         return self.comparison.name
 
     def headline(self) -> str:
-        """`layer 2 (ReLU) output: max abs err 1.3e+00`, or the problem (NaN, shape...)."""
+        """`layer 2 (ReLU) output: max abs err 1.3e+00; produced by layer 2 (ReLU) forward`."""
         c = self.comparison
-        return f"{c.name}: {c.problem or f'max abs err {c.max_abs:.1e}'}"
+        made = f"; produced by {self.producer}" if self.producer else ""
+        return f"{c.name}: {c.problem or f'max abs err {c.max_abs:.1e}'}{made}"
 
     def where(self) -> str:
-        return f"run {self.run}, step {self.step + 1} of {self.steps}"
+        path = ", fast (untraced) step only" if self.fast else ""
+        return f"run {self.run}, step {self.step + 1} of {self.steps}{path}"
 
     def describe(self) -> str:
         """The headline, then the worst element's neighbourhood on both sides."""
         lines = [f"first divergence: {self.where()}: {self.headline()}"]
         lines += excerpt(self.backend_value, self.reference_value)
-        if not self.traced:
+        if self.fast:
+            lines.append(_FAST_ONLY)
+        elif not self.traced:
             lines.append(_UNTRACED)
         return "\n".join(lines)
 
@@ -68,10 +84,12 @@ class Divergence:
             "step": self.step + 1,
             "steps": self.steps,
             "tensor": c.name,
+            "produced_by": self.producer,
             "max_abs": c.max_abs if np.isfinite(c.max_abs) else None,
             "max_rel": c.max_rel if np.isfinite(c.max_rel) else None,
             "problem": c.problem,
             "traced": self.traced,
+            "fast_step_only": self.fast,
             "excerpt": excerpt(self.backend_value, self.reference_value),
         }
 
@@ -80,64 +98,155 @@ _UNTRACED = (
     "  (the backend returned no trace for trace=True: only its output, loss and gradients "
     "were compared, so an earlier intermediate may be the real first divergence)"
 )
+_FAST_ONLY = (
+    "  (the traced step, trace=True, agrees with the reference at every tensor of every step; "
+    "the fast step, trace=False, which the harness trains with, does not: the fault is in "
+    "code that only the fast path runs)"
+)
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A divergence, or a note on why none was found."""
+    """A divergence, or a note on why none was found; `precision` flags a float64 cell
+    that computes in a lower precision."""
 
     divergence: Divergence | None
     note: str = ""
+    precision: str = ""
 
     def summary(self) -> str:
         """One line for the table: where the backend first parts, or the note."""
-        if self.divergence is None:
-            return self.note
-        d = self.divergence
-        return f"first divergence: {d.where()}: {d.headline()}"
+        found = self.note
+        if self.divergence is not None:
+            found = f"first divergence: {self.divergence.where()}: {self.divergence.headline()}"
+        return "; ".join(part for part in (self.precision, found) if part)
 
     def describe(self) -> str:
-        return self.divergence.describe() if self.divergence else self.note
+        found = self.divergence.describe() if self.divergence else self.note
+        return "\n".join(part for part in (self.precision, found) if part)
 
     def as_record(self) -> dict:
         record = self.divergence.as_record() if self.divergence else {}
-        return {**record, "summary": self.summary()}
+        return {**record, "precision": self.precision, "summary": self.summary()}
 
 
 def diagnose(case: Case, backend, dtype: str) -> Diagnosis:
-    """Replay each run of the case with traces on; report the first divergence found."""
-    for run in case.runs:
-        try:
-            found = first_divergence(case, run, backend, dtype)
-        except Exception as exc:  # the diagnosis must never turn a fail into a crash
-            return Diagnosis(None, f"diagnosis failed: {type(exc).__name__}: {exc}")
-        if found is not None:
-            return Diagnosis(found)
-    return Diagnosis(None, _NO_DIVERGENCE)
+    """Replay each run traced, then fast; report the first divergence found."""
+    try:
+        precision = below_dtype(case, backend) if dtype == "float64" else ""
+        for trace in (True, False):
+            for run in case.runs:
+                if found := first_divergence(case, run, backend, dtype, trace=trace):
+                    return Diagnosis(found, precision=precision)
+    except Exception as exc:  # the diagnosis must never turn a fail into a crash
+        return Diagnosis(None, f"diagnosis failed: {type(exc).__name__}: {exc}")
+    many_steps = any(_step_count(case.network, run) > 1 for run in case.runs)
+    return Diagnosis(None, _NO_DIVERGENCE if many_steps else _NOT_REPRODUCED, precision)
 
 
 _NO_DIVERGENCE = (
-    "no tensor diverges when each step is replayed from the reference's parameters: "
-    "the difference builds up over steps"
+    "no tensor diverges when each step is replayed from the reference's parameters, "
+    "traced or fast: the difference builds up over steps"
+)
+_NOT_REPRODUCED = (
+    "no tensor diverges when the run is replayed, traced or fast: the failure did not "
+    "reproduce (the backend keeps state between calls, or is not deterministic)"
 )
 
 
-def first_divergence(case: Case, run: Run, backend, dtype: str) -> Divergence | None:
-    """The first step of `run`, and its first tensor, beyond the cell's tolerance."""
-    network, tolerance = case.network, case.tolerance_for(dtype)
+def first_divergence(
+    case: Case,
+    run: Run,
+    backend,
+    dtype: str,
+    *,
+    trace: bool = True,
+    tolerance: Tolerance | None = None,
+) -> Divergence | None:
+    """The first step of `run`, and its first tensor, beyond the cell's tolerance (or
+    `tolerance`); `trace=False` replays the fast step and compares what it returns."""
+    network = case.network
+    tolerance = tolerance or case.tolerance_for(dtype)
     reference_step = REFERENCE.make_step(network, "float64", trace=True)
     params = dict(case.params)
     with backend.numerics(dtype):
-        step = backend.make_step(network, dtype, trace=True)
+        step = backend.make_step(network, dtype, trace=trace)
         for index, batch in enumerate(batches(network, run)):
             expected = reference_step(params, batch)
             got = step(_to(backend, params, dtype), _to(backend, batch, dtype))
             if found := _first_beyond(expected, got, case, run, backend, tolerance):
-                steps = _step_count(network, run)
-                return Divergence(run.name, index, steps, *found, traced=bool(got.trace))
+                comparison = found[0]
+                return Divergence(
+                    run.name,
+                    index,
+                    _step_count(network, run),
+                    *found,
+                    traced=bool(got.trace),
+                    producer=producer(network, comparison.name),
+                    fast=not trace,
+                )
             if run.task.kind == "train":
                 params = {k: p - run.task.lr * expected.grads[k] for k, p in params.items()}
     return None
+
+
+_LAYER_TENSOR = re.compile(r"layer (\d+) \(\w+\) output( grad)?")
+
+
+def producer(network, tensor: str) -> str:
+    """The forward or backward that computes a traced tensor: a layer's output comes from
+    its forward; the gradient flowing into layer i's output, from layer i+1's backward (the
+    loss's, for the last layer); a parameter's gradient, from its own layer's backward."""
+    loss = f"loss ({network.loss.kind})"
+    if tensor == "loss":
+        return f"{loss} forward"
+    if tensor.startswith("grad."):
+        name = tensor.removeprefix("grad.")
+        owners = [i for i, layer in enumerate(network.layers) if name in layer.param_names]
+        return f"{network.label(owners[0])} backward" if owners else ""
+    if not (match := _LAYER_TENSOR.fullmatch(tensor)):
+        return ""
+    index = int(match.group(1))
+    if not match.group(2):
+        return f"{network.label(index)} forward"
+    after = index + 1
+    return f"{network.label(after)} backward" if after < len(network.layers) else f"{loss} backward"
+
+
+def below_dtype(case: Case, backend) -> str:
+    """A float64 cell whose every tensor agrees with the reference to float32 level, and
+    not to float64 level, computes in float32 (or lower) somewhere: say so, in one line."""
+    loose, tight = case.tolerance_for("float32"), case.tolerance_for("float64")
+    worst, beyond_float64, all_float32 = 0.0, False, True
+    with backend.numerics("float64"):
+        step = backend.make_step(case.network, "float64", trace=True)
+        for run in case.runs:
+            batch = next(iter(batches(case.network, run)))
+            expected = REFERENCE.make_step(case.network, "float64", trace=True)(case.params, batch)
+            got = step(_to(backend, case.params, "float64"), _to(backend, batch, "float64"))
+            actual = _named_results(got, case.network, backend)
+            for name in _compared_names(expected.trace, run.task.kind):
+                if name not in actual:
+                    continue
+                if not compare(name, "reference", actual[name], expected.trace[name], loose).ok:
+                    return ""
+                close = compare(name, "reference", actual[name], expected.trace[name], tight)
+                beyond_float64 |= not close.ok
+                worst = max(worst, close.max_abs)
+                all_float32 &= _float32_numbers(actual[name])
+    if not beyond_float64:
+        return ""
+    numbers = "; every value it returns is a float32 number" if all_float32 else ""
+    return (
+        f"computes below the dtype it returns: every tensor agrees with the reference only "
+        f"to float32 level (max abs err {worst:.1e}; float64 allows "
+        f"{DEFAULT['float64'].rtol:.0e} relative){numbers}"
+    )
+
+
+def _float32_numbers(value) -> bool:
+    value = np.asarray(value, dtype=np.float64)
+    return bool(np.array_equal(value.astype(np.float32).astype(np.float64), value))
 
 
 def _first_beyond(expected, got, case: Case, run: Run, backend, tolerance):
@@ -181,41 +290,3 @@ def _to(backend, arrays: dict, dtype: str) -> dict:
 
 def _step_count(network, run: Run) -> int:
     return sum(1 for _ in batches(network, run))
-
-
-def excerpt(actual, expected) -> list[str]:
-    """Both sides around the worst element: the row that holds it, a few values wide."""
-    if actual is None or expected is None:
-        return []
-    a, b = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    if a.shape != b.shape or a.ndim == 0:
-        shown = _aligned(a.ravel()[:EXCERPT_WIDTH], b.ravel()[:EXCERPT_WIDTH])
-        return [f"  backend    {shown[0]}", f"  reference  {shown[1]}"]
-    at = _worst_index(a, b)
-    row_a, row_b = a[at[:-1]], b[at[:-1]]
-    start = max(0, min(at[-1] - EXCERPT_WIDTH // 2, row_a.size - EXCERPT_WIDTH))
-    stop = min(start + EXCERPT_WIDTH, row_a.size)
-    shown = _aligned(row_a[start:stop], row_b[start:stop])
-    where = ", ".join([*map(str, at[:-1]), f"{start}:{stop}"])
-    return [
-        f"  [{where}] (worst at [{', '.join(map(str, at))}])",
-        f"  backend    {shown[0]}",
-        f"  reference  {shown[1]}",
-    ]
-
-
-def _worst_index(a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
-    """Index of the largest difference; a non-finite value counts as the largest."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(a - b)
-    diff[~np.isfinite(diff)] = np.inf
-    return tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), a.shape))
-
-
-def _aligned(*rows: np.ndarray) -> list[str]:
-    """Each row as `[v, v, ...]` with 7 significant digits, columns aligned across rows."""
-    texts = [[f"{v + 0.0:.7g}" for v in row.ravel()] for row in rows]  # + 0.0: no "-0"
-    widths = [max(len(t[i]) for t in texts if i < len(t)) for i in range(max(map(len, texts)))]
-    return [
-        "[" + ", ".join(v.rjust(w) for v, w in zip(t, widths, strict=False)) + "]" for t in texts
-    ]

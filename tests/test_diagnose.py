@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness import cases, cli, plugins
-from harness.diagnose import first_divergence
+from harness.diagnose import below_dtype, excerpt, first_divergence, producer
 from harness.matrix import Reference, as_record, run_cell
 from harness.protocol import DTYPES
 
@@ -22,6 +22,11 @@ BROKEN = {
         "softmax-wrong-axis",
         "dropout-own-mask",
         "transposed-weight",
+        "sigmoid-backward-on-input",
+        "nan-in-last-weight-grad",
+        "fast-step-only",
+        "float32-inside",
+        "bias-grad-averaged",
     )
 } | {"ignores-trace": "broken_backends.misbehaving:ignores_trace"}
 MIXED_SIGNS = cases.builtin_dir() / "relu-mixed-signs.toml"
@@ -40,40 +45,133 @@ def all_cases(registry) -> dict[str, cases.Case]:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    ("backend_name", "case_name", "where", "tensor"),
+    ("backend_name", "case_name", "where", "tensor", "made_by"),
     [
-        ("relu-discarded", "relu-mixed-signs", "run batch, step 1 of 1", "layer 1 (ReLU) output"),
-        ("grads-accumulated-twice", "task2-grad-batch-sum", "run batch, step 1 of 1", "grad.w2"),
-        ("grads-never-zeroed", "task3-train", "run x1, step 2 of 100", "grad.w2"),
+        (
+            "relu-discarded",
+            "relu-mixed-signs",
+            "run batch, step 1 of 1",
+            "layer 1 (ReLU) output",
+            "layer 1 (ReLU) forward",
+        ),
+        (
+            "grads-accumulated-twice",
+            "task2-grad-batch-sum",
+            "run batch, step 1 of 1",
+            "grad.w2",
+            "layer 2 (Linear) backward",
+        ),
+        (
+            "grads-never-zeroed",
+            "task3-train",
+            "run x1, step 2 of 100",
+            "grad.w2",
+            "layer 2 (Linear) backward",
+        ),
         (
             "softmax-wrong-axis",
             "task2-grad-batch-sum",
             "run batch, step 1 of 1",
             "layer 3 (Softmax) output",
+            "layer 3 (Softmax) forward",
         ),
         (
             "dropout-own-mask",
             "task3-train-dropout",
             "run batch, step 1 of 100",
             "layer 2 (Dropout) output",
+            "layer 2 (Dropout) forward",
         ),
         (
             "transposed-weight",
             "mlp-regression",
             "run sample-0, step 1 of 1",
             "layer 2 (Linear) output",
+            "layer 2 (Linear) forward",
+        ),
+        (  # issue 10: the tensor is layer 2's, the code at fault is layer 3's backward
+            "sigmoid-backward-on-input",
+            "mlp-regression",
+            "run sample-0, step 1 of 1",
+            "layer 2 (Linear) output grad",
+            "layer 3 (Sigmoid) backward",
+        ),
+        (  # issue 10: reported at "layer 2 (Linear) output" in float32 under the old atol
+            "nan-in-last-weight-grad",
+            "mlp-regression",
+            "run sample-0, step 1 of 1",
+            "grad.w3",
+            "layer 4 (Linear) backward",
         ),
     ],
 )
 def test_broken_backend_is_caught_at_its_first_wrong_tensor(
-    backend_name, case_name, where, tensor, dtype, broken, all_cases
+    backend_name, case_name, where, tensor, made_by, dtype, broken, all_cases
 ):
     cell = run_cell(all_cases[case_name], broken(backend_name), dtype, Reference())
     assert cell.status == "fail", cell.message
     divergence = cell.diagnosis.divergence
     assert divergence is not None, cell.diagnosis.note
     assert (divergence.tensor, divergence.where()) == (tensor, where)
-    assert f"first divergence: {where}: {tensor}: max abs err " in cell.message
+    assert divergence.producer == made_by
+    assert f"first divergence: {where}: {tensor}: " in cell.message
+    assert f"; produced by {made_by}" in cell.message
+
+
+@pytest.mark.parametrize(
+    ("tensor", "made_by"),
+    [
+        ("layer 0 (Linear) output", "layer 0 (Linear) forward"),
+        ("loss", "loss (squared_error) forward"),
+        ("layer 4 (Linear) output grad", "loss (squared_error) backward"),
+        ("grad.b3", "layer 4 (Linear) backward"),
+        ("layer 0 (Linear) output grad", "layer 1 (Sigmoid) backward"),
+        ("grad.w1", "layer 0 (Linear) backward"),
+    ],
+)
+def test_every_traced_tensor_names_the_code_that_produced_it(tensor, made_by, registry):
+    assert producer(registry["mlp-regression"].network, tensor) == made_by
+
+
+def test_a_bug_only_in_the_fast_step_is_named_as_such(broken, registry):
+    """Before issue 10: "no tensor diverges ... the difference builds up over steps", on a
+    one-step task, while the fast step the harness trains with was wrong."""
+    cell = run_cell(
+        registry["task2-grad-batch-sum"], broken("fast-step-only"), "float64", Reference()
+    )
+    divergence = cell.diagnosis.divergence
+    assert divergence is not None and divergence.fast
+    assert divergence.where() == "run batch, step 1 of 1, fast (untraced) step only"
+    assert divergence.tensor == "grad.w2"
+    assert "the traced step, trace=True, agrees" in cell.diagnosis.describe()
+    assert "builds up over steps" not in cell.message
+
+
+def test_float64_cell_computing_in_float32_is_said_to(broken, registry):
+    """Before issue 10 the excerpt printed 7 digits, [3.8, 4.4, 5, 5.6] on both rows, and
+    nothing said the backend computes in float32."""
+    cell = run_cell(
+        registry["task2-grad-batch-sum"], broken("float32-inside"), "float64", Reference()
+    )
+    assert cell.status == "fail"
+    diagnosis = cell.diagnosis
+    assert diagnosis.precision.startswith("computes below the dtype it returns")
+    assert "every value it returns is a float32 number" in diagnosis.precision
+    assert diagnosis.precision in cell.message
+    backend_row, reference_row = diagnosis.divergence.describe().splitlines()[2:4]
+    assert backend_row.split(maxsplit=1)[1] != reference_row.split(maxsplit=1)[1]
+
+
+def test_correct_float64_backend_is_not_said_to_compute_below_its_dtype(registry, load_backend):
+    assert below_dtype(registry["mlp-regression"], load_backend("torch")) == ""
+
+
+def test_excerpt_prints_the_digits_where_the_values_part():
+    backend, reference = np.array([[1.0, 2.000000001]]), np.array([[1.0, 2.0]])
+    lines = excerpt(backend, reference)
+    assert lines[1].split(maxsplit=1)[1] == "[1, 2.000000001]"
+    assert lines[2].split(maxsplit=1)[1] == "[1,           2]"
+    assert excerpt(np.array([[0.5, 3.0]]), np.array([[0.5, 2.0]]))[1].endswith("[0.5, 3]")
 
 
 def test_seed_002_bug_is_invisible_on_the_homework_inputs(broken, registry):
