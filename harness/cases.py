@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from harness import network as net
+from harness.case_text import MAX_DEPTH, deepest_field, printable, too_deep
 from harness.network import SpecError, reject_unknown
 from harness.protocol import DTYPES
 from harness.recipes import build_arrays
 from harness.tolerance import DEFAULT, Tolerance
 
 TASKS = ("forward", "gradient", "train")
+MAX_LR = 10.0
+"""Largest learning rate a case may ask for: a step of more than ten gradients overshoots on
+any of these networks, and 1e300 turns every parameter into inf before the first comparison."""
 
 
 class CaseError(ValueError):
@@ -93,10 +97,24 @@ def load_dir(directory: Path | None = None) -> tuple[list[Case], list[CaseError]
 
 
 def load(path: Path) -> Case:
+    """Load and validate one case file; any problem is a one-line, printable CaseError."""
+    try:
+        return _load(path)
+    except CaseError as exc:
+        raise CaseError(printable(str(exc))) from None
+
+
+def _load(path: Path) -> Case:
     try:
         with open(path, "rb") as handle:
-            doc = tomllib.load(handle)
+            raw = handle.read()
+        doc = tomllib.loads(raw.decode("utf-8"))
+        if deep := too_deep(doc):
+            raise SpecError(deep, f"nested more than {MAX_DEPTH} deep")
         return _case(path, doc)
+    except RecursionError:
+        field = deepest_field(raw.decode("utf-8")) or "file"
+        raise CaseError(f"{path}: {field}: nested more than {MAX_DEPTH} deep") from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -129,6 +147,8 @@ TOLERANCE_FIELDS = ("rtol", "atol", "why")
 
 
 def _case(path: Path, doc: Mapping[str, Any]) -> Case:
+    if printable(path.stem) != path.stem:
+        raise SpecError("file name", "holds a control character (the name is the case name)")
     reject_unknown(doc, TOP_FIELDS, "")  # first: `[tasks]` is a typo, not a missing `[task]`
     description = _require(doc, "description", str, "")
     if not description.strip():
@@ -209,6 +229,8 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
         raise SpecError(f"{where}.dropout_seed", "the model has dropout: give the mask seed")
     if kind == "train" and (task.lr <= 0 or task.epochs < 1):
         raise SpecError(where, "a train task needs lr > 0 and epochs >= 1")
+    if abs(task.lr) > MAX_LR:
+        raise SpecError(f"{where}.lr", f"{task.lr!r} is absurd: at most {MAX_LR} (a typo?)")
     return task
 
 
@@ -216,6 +238,8 @@ def _run(index, spec, task, network, arrays, golden_table, tolerance) -> Run:
     where = f"runs[{index}]"
     reject_unknown(spec, RUN_FIELDS, where)
     name = _require(spec, "name", str, where)
+    if printable(name) != name:
+        raise SpecError(f"{where}.name", f"holds a control character: {name!r}")
     rows = _rows(spec, where)
     x = _data(spec, "x", arrays, where)[rows]
     y = _data(spec, "y", arrays, where)[rows] if "y" in spec else None
@@ -294,7 +318,11 @@ def _tolerances(spec: Any, where: str, inherit: Mapping[str, Tolerance]) -> dict
         _require(entry, "why", str, here)
         base = inherit[dtype]
         rtol = _number(entry, "rtol", here, base.rtol)
-        result[dtype] = Tolerance(rtol, _number(entry, "atol", here, base.atol))
+        atol = _number(entry, "atol", here, base.atol)
+        for key, value in (("rtol", rtol), ("atol", atol)):
+            if value < 0:
+                raise SpecError(f"{here}.{key}", f"must be >= 0, got {value!r}")
+        result[dtype] = Tolerance(rtol, atol)
     return result
 
 

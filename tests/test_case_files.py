@@ -145,6 +145,21 @@ MALFORMED = [
     ("arange-too-long", T1, "[0.1, 1.3, 0.1]", "[0.0, 1e300, 1e-300]", "arrays.w1.arange"),
     ("compute-of-list", MLP, 'of = "x"', 'of = ["x"]', "arrays.y.of"),
     ("dropout-p-one", T3D, '"dropout", p = 0.4', '"dropout", p = 1.0', "model.layers[2].p"),
+    # issue 10: accepted before, and then every cell failed or compared inf with inf
+    ("negative-atol", T2S, "rtol = 1e-5", "rtol = 1e-5\natol = -1",
+     "golden.batch.grad.w1.tolerance.float64.atol"),
+    ("negative-rtol", T2S, "rtol = 1e-5", "rtol = -1e-5",
+     "golden.batch.grad.w1.tolerance.float64.rtol"),
+    ("inf-atol", T2S, "rtol = 1e-5", "rtol = 1e-5\natol = inf",
+     "golden.batch.grad.w1.tolerance.float64.atol"),
+    ("absurd-lr", T3, "lr = 0.01", "lr = 1e300", "task.lr"),
+    ("inf-lr", T3, "lr = 0.01", "lr = inf", "task.lr"),
+    ("nan-lr", T3, "lr = 0.01", "lr = nan", "task.lr"),
+    ("absurd-run-lr", MLP, 'task = { kind = "gradient" }', 'task = { kind = "train", lr = 1e9 }',
+     "runs[0].task.lr"),
+    ("run-name-newline", T1, 'name = "x1"', 'name = "x\\n1"', "runs[0].name"),
+    ("deep-golden", T1, "value = [[0.13238887, 0.86761113]]",
+     "value = " + "[" * 40 + "0.1" + "]" * 40, "golden.x1.output.value"),
 ]
 # fmt: on
 
@@ -184,8 +199,10 @@ def test_malformed_case_names_file_and_field(tmp_path, case, old, new, field):
         ('\n[tolerance.bfloat16]\nrtol = 1e-3\nwhy = "no such dtype"\n', "tolerance.bfloat16"),
         ("\n[tolerance.float32]\nrtol = 1e-4\n", "tolerance.float32.why"),
         ('\n[tolerance.float32]\nrtol = "loose"\nwhy = "a word"\n', "tolerance.float32.rtol"),
+        ('\n[tolerance.float32]\natol = -1\nwhy = "a word"\n', "tolerance.float32.atol"),
+        ('\n[tolerance.float64]\nrtol = nan\nwhy = "a word"\n', "tolerance.float64.rtol"),
     ],
-    ids=["unknown-dtype", "override-without-why", "rtol-text"],
+    ids=["unknown-dtype", "override-without-why", "rtol-text", "negative-atol", "nan-rtol"],
 )
 def test_malformed_case_tolerance(tmp_path, extra, field):
     assert_case_error(appended(tmp_path, "task1-forward", extra), field)
@@ -359,3 +376,49 @@ def test_rows_slice_the_named_arrays(registry, tmp_path):
     sample = next(r for r in moved.runs if r.name == "sample-0")
     np.testing.assert_array_equal(sample.x, runs["epoch"].x[5:6])
     np.testing.assert_array_equal(sample.y, runs["epoch"].y[5:6])
+
+
+@pytest.mark.parametrize(
+    ("nesting", "field"),
+    [
+        ("x1 = " + "[" * 100_000 + "]" * 100_000, "arrays.x1"),  # overflows the TOML parser
+        ("x1 = { a = " + "{ b = " * 1000 + "1" + " }" * 1001, "arrays.x1"),
+        ("x1 = " + "[" * 200 + "]" * 200, "arrays.x1"),  # parsed, then refused
+    ],
+    ids=["array-100k", "inline-tables-1k", "array-200"],
+)
+def test_nesting_too_deep_names_the_field(tmp_path, nesting, field):
+    """Before issue 10: "cannot load: RecursionError: maximum recursion depth exceeded"."""
+    path = edited(tmp_path, T1, ("x1 = [[1.0, 2.0, 3.0]]", nesting))
+    message = assert_case_error(path, field)
+    assert message.endswith("nested more than 32 deep"), message
+    assert len(message) < 300
+
+
+def test_deep_golden_tables_name_the_field(tmp_path):
+    header = "[golden.x1." + ".".join(["g"] * 5000) + "]\nvalue = 1\n"
+    field = "golden.x1.g.g.g.g.g.g.(...)"
+    assert_case_error(appended(tmp_path, T1, "\n" + header), field)
+
+
+@pytest.mark.parametrize("control", ["\n", "\x1b[31m", "\u202e", "\r", "\x00"])
+def test_control_characters_are_escaped_in_case_errors(tmp_path, control):
+    """A key holding a newline or an ANSI escape was printed raw into the one-line error."""
+    key = f'"bad{control}key"'
+    path = edited(tmp_path, T1, ("[task]", f"[task]\n{_toml_key(key)} = 1"))
+    message = assert_case_error(path, f"task.bad{control.encode('unicode_escape').decode()}key")
+    assert all(ch.isprintable() for ch in message), message
+
+
+def test_control_characters_in_a_file_name_are_escaped(tmp_path):
+    path = edited(tmp_path, T1, ("[task]", "[task]"), name="bad\x1b[2Jname")
+    with pytest.raises(CaseError) as info:
+        cases.load(path)
+    message = str(info.value)
+    assert "bad\\x1b[2Jname.toml: file name: holds a control character" in message
+    assert all(ch.isprintable() for ch in message)
+
+
+def _toml_key(quoted: str) -> str:
+    """A TOML basic-string key with its control characters written as TOML escapes."""
+    return quoted.encode("unicode_escape").decode().replace("\\x", "\\u00")
