@@ -40,13 +40,13 @@ class JaxGrad:
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
         import jax
-        import jax.numpy as jnp
 
         if trace:
             return self._traced_step(network)
+        xp = _xp()
 
         def objective(params, batch):
-            value, (output, _) = network.objective(jnp, params, batch)
+            value, (output, _) = network.objective(xp, params, batch)
             return value, output  # no activations out: XLA may fuse them away
 
         value_and_grad = jax.value_and_grad(objective, has_aux=True)
@@ -62,10 +62,11 @@ class JaxGrad:
     def _traced_step(self, network):
         """The step that also names every activation and d loss / d activation, for diagnosis."""
         import jax
-        import jax.numpy as jnp
+
+        xp = _xp()
 
         def objective(params, taps, batch):
-            return network.objective(jnp, params, batch, taps)
+            return network.objective(xp, params, batch, taps)
 
         value_and_grad = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
         if self.jit:
@@ -83,8 +84,15 @@ class JaxGrad:
 def _taps(network, params, batch):
     import jax.numpy as jnp
 
-    _, _, activations = network.forward(jnp, params, batch)
+    _, _, activations = network.forward(_xp(), params, batch)
     return [jnp.zeros_like(a) for a in activations]
+
+
+def _xp():
+    """jax.numpy, with JAX's native kernels for the composites (harness.composites)."""
+    from harness_backends.jax_kernels import namespace
+
+    return namespace()
 
 
 backend = JaxGrad()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 
-from harness_backends.torch_autograd import TorchAutograd
+from harness_backends.torch_autograd import TorchAutograd, _xp
 
 
 class TorchCompile(TorchAutograd):
@@ -38,9 +38,8 @@ class _CompiledObjective:
 
     def __init__(self, network) -> None:
         import torch
-        from array_api_compat import array_namespace
 
-        xp = array_namespace(torch.empty(0))
+        xp = _xp()
         self._network = network
         objective = _own_code(
             lambda params, batch, taps: network.objective(xp, params, batch, taps)
