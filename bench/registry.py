@@ -54,10 +54,11 @@ def harness_variants() -> list[Variant]:
 def native_variants() -> list[Variant]:
     return [
         Variant("native", "numpy", "numpy"),
+        Variant("native", "numpy", "numpy", "same-ops"),
         Variant("native", "torch", "torch"),
         Variant("native", "torch", "torch", "same-ops"),
         Variant("native", "jax", "jax"),
-        Variant("native", "jax", "jax", "with-output"),
+        Variant("native", "jax", "jax", "same-ops"),
     ]
 
 

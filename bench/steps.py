@@ -70,11 +70,15 @@ def harness_step(backend, size: Size, dtype: str, device: str):
     return lambda: wait(step_outputs(step(params, batch)))
 
 
-def _numpy_step(size: Size, dtype: str, device: str):
-    from . import native_numpy
+def _numpy_step(step_name: str):
+    def prepare_numpy(size: Size, dtype: str, device: str):
+        from . import native_numpy
 
-    a = {k: v.astype(dtype) for k, v in arrays(size).items()}
-    return lambda: native_numpy.step(a["w1"], a["w2"], a["x"], a["y"])
+        a = {k: v.astype(dtype) for k, v in arrays(size).items()}
+        step = getattr(native_numpy, step_name)
+        return lambda: step(a["w1"], a["w2"], a["x"], a["y"])
+
+    return prepare_numpy
 
 
 def _torch_step(step_name: str):
@@ -108,9 +112,10 @@ def _jax_step(step_name: str):
 
 
 NATIVE_STEPS = {
-    ("numpy", ""): _numpy_step,
+    ("numpy", ""): _numpy_step("step"),
+    ("numpy", "same-ops"): _numpy_step("step_same_ops"),
     ("torch", ""): _torch_step("step"),
     ("torch", "same-ops"): _torch_step("step_same_ops"),
     ("jax", ""): _jax_step("step"),
-    ("jax", "with-output"): _jax_step("step_with_output"),
+    ("jax", "same-ops"): _jax_step("step_same_ops"),
 }
