@@ -48,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
         default=True,
         help="also compare manual, autograd and finite-difference gradients (default: on)",
     )
+    _runner_options(p)
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="backends run at once, each in its own worker (default: the number of cores)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send the cells to this Dask distributed scheduler (tcp://host:8786)",
+    )
     p.set_defaults(command=cmd_run)
 
     p = sub.add_parser("show", help="print one cell's computed tensors, seed-style")
@@ -55,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("case", metavar="CASE")
     p.add_argument("--backend", default="numpy", metavar="B")
     p.add_argument("--dtype", default="float64", metavar="D")
-    p.set_defaults(command=cmd_show)
+    _runner_options(p)
+    p.set_defaults(command=cmd_show, jobs=1, scheduler=None)
 
     from harness.bench import command as bench  # standard library only; the rest loads on run
 
@@ -66,8 +79,38 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cases_option(parser: argparse.ArgumentParser) -> None:
+    from harness.budget import DEFAULT_MAX_WORK
+
     parser.add_argument(
         "--cases", type=Path, metavar="DIR", help="case directory (default: built-in)"
+    )
+    parser.add_argument(
+        "--max-work",
+        type=float,
+        default=DEFAULT_MAX_WORK,
+        metavar="W",
+        help="refuse a case whose run needs more than W steps x rows x parameters "
+        f"(default: {DEFAULT_MAX_WORK:.0e})",
+    )
+
+
+def _runner_options(parser: argparse.ArgumentParser) -> None:
+    from harness.runner import DEFAULT_TIMEOUT
+
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit of one cell, make_step and compilation included (default: "
+        f"{DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--isolate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run each backend in its own worker process (default: on; --no-isolate runs "
+        "in this process, for pdb, with no time limit)",
     )
 
 
@@ -84,7 +127,7 @@ def cmd_backends(args) -> int:
 
 
 def cmd_cases(args) -> int:
-    cases, skipped = _load_cases(args.cases)
+    cases, skipped = _load_cases(args.cases, args.max_work)
     for case in cases:
         runs = ", ".join(r.name for r in case.runs)
         kinds = sorted({r.task.kind for r in case.runs})
@@ -94,57 +137,101 @@ def cmd_cases(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from harness import matrix, plugins, report
+    from harness import plugins
 
     if args.json and not args.json.parent.is_dir():
         raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
-
-    cases, skipped = _load_cases(args.cases)
+    cases, skipped = _load_cases(args.cases, args.max_work)
     cases = _select(cases, args.case, "case")
-    backends = [plugins.load(n) for n in _pick(list(plugins.discover()), args.backend, "backend")]
+    names = _pick(list(plugins.discover()), args.backend, "backend")
     dtypes = _pick(list(DTYPES), args.dtype, "dtype")
+    try:
+        with _runner(args) as runner:
+            return _run(args, runner, cases, skipped, names, dtypes)
+    except KeyboardInterrupt:
+        print("\nharness: interrupted; the JSON holds the cells finished so far", file=sys.stderr)
+        return 130
+
+
+def _run(args, runner, cases, skipped, names, dtypes) -> int:
+    from harness import journal, progress, report
+
+    tasks = [(case.path, name, dtype) for case in cases for name in names for dtype in dtypes]
+    meta = {"harness": __version__, "skipped_case_files": [str(error) for error in skipped]}
+    out = journal.Journal(args.json, meta, len(tasks))
     print(report.header(), flush=True)
-    show_row = lambda cell: print(report.table_row(cell), flush=True)  # noqa: E731
-    cells = matrix.run_matrix(cases, backends, dtypes, show_row)
+    shown = progress.Progress(len(tasks), lambda cell: print(report.table_row(cell), flush=True))
+
+    def on_cell(index, cell) -> None:
+        out.add(index, cell)
+        shown.done(index, cell)
+
+    cells = runner.cells(tasks, on_cell)
+    shown.finish()
     print(report.summary(cells))
     if skipped:
         print(f"{len(skipped)} case file(s) skipped, not run (reasons above, on stderr)")
     if diagnosed := report.divergences(cells):
         print(f"\n{diagnosed}")
-    checks = _gradcheck(cases, backends, dtypes) if args.gradcheck else []
+    checks = _gradcheck(runner, cases, names, dtypes) if args.gradcheck else []
+    versions = {name: runner.describe(name).version for name in names}
+    out.finish(backends=versions, gradcheck=[check.as_record() for check in checks])
     if args.json:
-        meta = {"harness": __version__, "backends": _versions(backends)}
-        meta["gradcheck"] = [check.as_record() for check in checks]
-        meta["skipped_case_files"] = [str(error) for error in skipped]
-        report.write_json(args.json, cells, meta)
         print(f"wrote {args.json}")
-    failed = skipped or any(c.status in ("fail", "error") for c in cells)
+    failed = skipped or any(c.status in FAILED for c in cells)
     return 1 if failed or any(c.status in ("disagree", "error") for c in checks) else 0
 
 
-def _gradcheck(cases, backends, dtypes):
+FAILED = ("fail", "error", "crashed", "timeout")
+"""Cell statuses that make `harness run` and `harness show` exit 1."""
+
+
+def _runner(args):
+    from harness.runner import CellRunner
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1")
+    return CellRunner(
+        isolate=args.isolate, jobs=args.jobs, timeout=args.timeout, scheduler=args.scheduler
+    )
+
+
+def _gradcheck(runner, cases, names, dtypes):
     """Print the three-way check as its rows arrive; return them."""
-    from harness import gradcheck, plugins, report
+    from harness import gradcheck, plugins, report, workers
 
     if all(run.task.kind == "forward" for case in cases for run in case.runs):
         return []
-    registered = [plugins.load(name) for name in plugins.discover()]
-    pairings = gradcheck.pairings(backends, registered)
+    selected = [runner.describe(name) for name in names]
+    others = [n for n in plugins.discover() if n not in names]
+    libraries = {info.library for info in selected if info.available}
+    registered = [*selected, *runner.survey(others, libraries)]
+    pairings = gradcheck.pairings(selected, registered)
     print(f"\n{report.gradcheck_header()}", flush=True)
+
+    def gradient(info, case, run, dtype):
+        return runner.call(info.name, workers.gradient, case.path, run.name, dtype)
 
     def show(check) -> None:
         print(report.gradcheck_row(check), flush=True)
 
-    return gradcheck.run_checks(cases, pairings, dtypes, show)
+    return gradcheck.run_checks(cases, pairings, dtypes, show, gradient=gradient)
 
 
 def cmd_show(args) -> int:
-    from harness import matrix, plugins, report
+    from harness import plugins, report
 
-    case = _select(_load_cases(args.cases)[0], [args.case], "case")[0]
+    case = _select(_load_cases(args.cases, args.max_work)[0], [args.case], "case")[0]
     (name,) = _pick(list(plugins.discover()), [args.backend], "backend")
     (dtype,) = _pick(list(DTYPES), [args.dtype], "dtype")
-    cell = matrix.run_cell(case, plugins.load(name), dtype, matrix.Reference())
+    try:
+        with _runner(args) as runner:
+            cell = runner.cell(case.path, name, dtype)
+    except KeyboardInterrupt:
+        print("\nharness: interrupted", file=sys.stderr)
+        return 130
     for run in case.runs:
         print(f"{name} {dtype} : {run.name} {'-' * 48}\n")
         for tensor, value in getattr(cell.outcomes.get(run.name), "tensors", {}).items():
@@ -154,18 +241,21 @@ def cmd_show(args) -> int:
         print(f"  {comparison.describe()}")
     if cell.diagnosis:
         print(cell.diagnosis.describe())
-    return 1 if cell.status in ("fail", "error") else 0
+    return 1 if cell.status in FAILED else 0
 
 
-def _load_cases(directory: Path | None):
-    """The loadable cases, and the files that were not (each named on stderr, in one line)."""
-    from harness import cases
+def _load_cases(directory: Path | None, max_work: float):
+    """The loadable cases within the work budget, and the files that were not (each named on
+    stderr, in one line)."""
+    from harness import budget, cases
 
     if directory is not None and not directory.is_dir():
         raise UsageError(f"--cases {directory}: not a directory")
     loaded, errors = cases.load_dir(directory)
     if not loaded and not errors:
         raise UsageError(f"--cases {directory}: no *.toml case files in it")
+    loaded, refused = budget.split(loaded, max_work)
+    errors = [*errors, *refused]
     for error in errors:
         print(f"harness: skipped case file: {error}", file=sys.stderr)
     return loaded, errors
@@ -182,12 +272,6 @@ def _pick(valid: list[str], asked: list[str], what: str) -> list[str]:
         if name not in valid:
             raise UsageError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
     return list(dict.fromkeys(asked)) or valid
-
-
-def _versions(backends) -> dict[str, str]:
-    from harness import plugins
-
-    return {b.name: plugins.availability(b).version for b in backends}
 
 
 if __name__ == "__main__":

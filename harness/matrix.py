@@ -17,7 +17,8 @@ from harness.protocol import Backend
 from harness.tasks import BadStepResult, Outcome, execute
 from harness.tolerance import printed_slack
 
-STATUSES = ("pass", "fail", "error", "skip")
+STATUSES = ("pass", "fail", "error", "skip", "crashed", "timeout")
+"""crashed: the worker died or the backend ended it; timeout: the cell ran past its limit."""
 
 
 @dataclass
@@ -75,6 +76,15 @@ def run_cell(case: Case, backend: Backend, dtype: str, reference: Reference) -> 
             cell.outcomes[run.name] = execute(backend, case, run, dtype, step)
     except BadStepResult as exc:  # a wrong tensor is a failed comparison, not a crash
         cell.status, cell.message = "fail", f"{run.name}/{exc}"
+        return cell
+    except MemoryError:
+        raise  # the worker's crash, not this cell's error
+    except ValueError as exc:
+        if "read-only" not in str(exc):
+            cell.status, cell.message = "error", f"ValueError: {_one_line(exc)}"
+            return cell
+        cell.status = "fail"  # numpy's "assignment destination is read-only", and the like
+        cell.message = f"{run.name}/the step wrote to an input it was handed: {_one_line(exc)}"
         return cell
     except Exception as exc:  # a backend that raises marks its own cell, nothing else
         cell.status, cell.message = "error", f"{type(exc).__name__}: {_one_line(exc)}"

@@ -46,18 +46,69 @@ def batches(network: Network, run: Run) -> Iterator[dict[str, np.ndarray]]:
             yield batch
 
 
-def execute(backend, case: Case, run: Run, dtype: str, step: StepFn) -> Outcome:
-    """Compute every tensor the run's task names, inside the backend's numerics scope."""
+def execute(backend, case: Case, run: Run, dtype: str, step: StepFn, guard: bool = True) -> Outcome:
+    """Compute every tensor the run's task names, inside the backend's numerics scope.
+
+    The backend receives fresh, read-only copies of the case's arrays; a run's x and y are
+    converted once, not at every step. With `guard`, every step is checked afterwards for
+    having changed the params or batch it was handed (a `BadStepResult` naming the tensor).
+    """
     with backend.numerics(dtype):
-        state = {name: backend.from_numpy(value, dtype) for name, value in case.params.items()}
+        convert = _Converter(backend, dtype)
+        state = {name: convert(value) for name, value in case.params.items()}
         losses, last = [], None
         for index, batch in enumerate(batches(case.network, run)):
-            last = step(state, {k: backend.from_numpy(v, dtype) for k, v in batch.items()})
+            inputs = {k: convert(v, keep=k in ("x", "y")) for k, v in batch.items()}
+            before = _snapshot(backend, {**state, **inputs}) if guard else {}
+            last = step(state, inputs)
             _check_step(last, state, index, backend, dtype)
+            if guard:
+                _check_unchanged(backend, {**state, **inputs}, before, index)
             if run.task.kind == "train":
                 losses.append(last.loss)
                 state = {k: p - run.task.lr * last.grads[k] for k, p in state.items()}
         return _collect(backend, run, last, state, losses, dtype)
+
+
+class _Converter:
+    """NumPy to backend arrays; the slices of a run's x and y are converted once per run."""
+
+    def __init__(self, backend, dtype: str) -> None:
+        self.backend, self.dtype = backend, dtype
+        self._kept: dict[tuple, object] = {}
+
+    def __call__(self, value: np.ndarray, keep: bool = False):
+        if not keep:
+            return self.backend.from_numpy(fresh(value), self.dtype)
+        # x and y batches are views of the run's arrays, alive for the whole run
+        key = (value.__array_interface__["data"][0], value.shape, value.strides)
+        if key not in self._kept:
+            self._kept[key] = self.backend.from_numpy(fresh(value), self.dtype)
+        return self._kept[key]
+
+
+def fresh(value: np.ndarray) -> np.ndarray:
+    """A read-only copy: a backend that keeps it without copying cannot write through it."""
+    copy = np.array(value, copy=True)
+    copy.flags.writeable = False
+    return copy
+
+
+def _snapshot(backend, arrays: dict) -> dict[str, np.ndarray]:
+    return {name: np.array(backend.to_numpy(value), copy=True) for name, value in arrays.items()}
+
+
+def _check_unchanged(backend, arrays: dict, before: dict[str, np.ndarray], index: int) -> None:
+    """A step must not write to its inputs: the harness trains and judges with them."""
+    for name, value in arrays.items():
+        now = np.asarray(backend.to_numpy(value))
+        if now.shape != before[name].shape or now.tobytes() != before[name].tobytes():
+            what = "batch input" if _is_batch_key(name) else "param"
+            raise BadStepResult(f"step {index + 1}: the step changed its {what} {name} in place")
+
+
+def _is_batch_key(name: str) -> bool:
+    return name in ("x", "y") or name.startswith("mask.")
 
 
 def _collect(backend, run: Run, last, state, losses, dtype) -> Outcome:

@@ -1,0 +1,163 @@
+"""The one cell runner: every backend call goes through here, in a worker process per backend.
+
+`harness run`, `harness show`, the gradient check, the pytest matrix and the conformance suite
+all run backend code through `CellRunner`. By default each backend gets its own worker process
+(pebble's `ProcessPool` with one worker, started with `spawn`), reused across that backend's
+cells so its imports and compilations are paid once. A worker that dies (segfault, `os._exit`,
+`sys.exit`, MemoryError, killed) or outlives the time limit ends only the cell it was running:
+the cell is `crashed` or `timeout`, pebble starts a fresh worker, and the run goes on. Cells of
+different backends run concurrently, `jobs` backends at a time; results come back in the order
+asked. `isolate=False` calls everything in this process (for pdb); `scheduler` sends the calls
+to a Dask cluster instead (see `harness.dask_executor`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import workers
+from harness.matrix import Cell
+from harness.workers import BackendFault, BackendInfo, CellTimeout, WorkerCrashed
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "BackendFault",
+    "BackendInfo",
+    "CellRunner",
+    "CellTimeout",
+    "WorkerCrashed",
+]
+
+DEFAULT_TIMEOUT = 120.0
+"""Seconds one cell may take, its `make_step` and compilation included (the slowest built-in
+cell, torch-compile with a cold inductor cache, takes about 30 s on 2 cores)."""
+
+Task = tuple[Path, str, str]
+"""(case file, backend name, dtype): one cell."""
+
+
+@dataclass
+class CellRunner:
+    """Runs cells and other backend calls; a context manager that ends its workers on exit."""
+
+    isolate: bool = True
+    jobs: int | None = None
+    """How many backends run at once (default: the number of cores)."""
+    timeout: float | None = DEFAULT_TIMEOUT
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        self.jobs = max(1, self.jobs or os.cpu_count() or 1)
+        if self.scheduler:
+            from harness.dask_executor import DaskExecutor
+
+            self._executor: Any = DaskExecutor(self.scheduler)
+        elif self.isolate:
+            self._executor = workers.ProcessExecutor()
+        else:
+            self._executor = workers.InProcessExecutor()
+            self.jobs = 1  # pdb needs the main thread
+        self._infos: dict[str, BackendInfo] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def __enter__(self) -> CellRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close(kill=exc_info[0] is not None)
+
+    def close(self, kill: bool = False) -> None:
+        self._executor.close(kill=kill)
+
+    def call(self, backend: str, function: Callable, *args: Any, timeout: float | None = None):
+        """`function(backend_object, *args)` in that backend's worker; faults raise."""
+        limit = self.timeout if timeout is None else timeout
+        return self._executor.call(backend, function, args, limit)
+
+    def describe(self, backend: str) -> BackendInfo:
+        """Name, library, strategy, dtypes and availability, asked of the worker once."""
+        with self._lock:
+            known = self._infos.get(backend)
+        if known is None:
+            try:
+                known = self.call(backend, workers.describe)
+            except BackendFault as exc:
+                known = BackendInfo.unavailable(backend, f"{exc.status}: {exc}")
+            with self._lock:
+                self._infos[backend] = known
+        return known
+
+    def survey(self, names: Sequence[str], libraries: set[str]) -> list[BackendInfo]:
+        """BackendInfo of the named backends that belong to `libraries`, found by one scout
+        worker; if the scout dies, each is described in its own worker."""
+        try:
+            found = self.call(workers.SCOUT, workers.survey, list(names), set(libraries))
+        except Exception:
+            found = [i for i in map(self.describe, names) if i.library in libraries]
+        with self._lock:
+            for info in found:
+                self._infos.setdefault(info.name, info)
+        return found
+
+    def cell(self, case_path: Path, backend: str, dtype: str) -> Cell:
+        """One cell; never raises for a backend's fault, whatever the fault."""
+        info = self.describe(backend)
+        if not info.available:
+            return Cell(Path(case_path).stem, backend, dtype, "skip", info.skip_reason())
+        start = time.perf_counter()
+        try:
+            return self.call(backend, workers.run_cell, Path(case_path), dtype)
+        except BackendFault as exc:
+            cell = Cell(Path(case_path).stem, backend, dtype, exc.status, str(exc))
+        except Exception as exc:  # e.g. a result that cannot travel back: this cell only
+            cell = Cell(Path(case_path).stem, backend, dtype, "error", workers.one_line(exc))
+        cell.seconds = time.perf_counter() - start
+        return cell
+
+    def cells(
+        self, tasks: Sequence[Task], on_cell: Callable[[int, Cell], None] | None = None
+    ) -> list[Cell]:
+        """Every task, backends in parallel, each backend's cells in order on its worker.
+
+        `on_cell(index, cell)` is called as each cell finishes (from a worker thread, one call
+        at a time); the returned list is in the order of `tasks`, whatever `jobs` is.
+        """
+        results: list[Cell | None] = [None] * len(tasks)
+        by_backend: dict[str, list[int]] = {}
+        for index, (_, backend, _) in enumerate(tasks):
+            by_backend.setdefault(backend, []).append(index)
+        report = threading.Lock()
+
+        def run_backend(indices: list[int]) -> None:
+            for index in indices:
+                if self._stopping:
+                    return
+                case_path, backend, dtype = tasks[index]
+                results[index] = cell = self.cell(case_path, backend, dtype)
+                if on_cell and not self._stopping:
+                    with report:
+                        on_cell(index, cell)
+
+        if self.jobs == 1:
+            for indices in by_backend.values():
+                run_backend(indices)
+            return [cell for cell in results if cell is not None]
+        pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="harness-backend")
+        try:
+            for future in [pool.submit(run_backend, i) for i in by_backend.values()]:
+                future.result()
+        except BaseException:  # Ctrl-C: end the workers now, report nothing more
+            self._stopping = True
+            self.close(kill=True)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return [cell for cell in results if cell is not None]

@@ -1,0 +1,234 @@
+"""Both sides of a backend call: what runs in a worker, and the executors that send it there.
+
+The worker side (`invoke`, `describe`, `run_cell`, `gradient`) loads the backend by its
+entry-point name and each case from its file, once per worker, with the case's arrays made
+read-only so that no backend can write into what a later cell reads. The coordinator side
+turns a dead worker or a call past its limit into a `BackendFault` that names what happened.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.protocol import Availability
+
+
+class BackendFault(Exception):
+    """A backend call that ended without a result: the message says how, in one line."""
+
+    status = "crashed"
+
+
+class WorkerCrashed(BackendFault):
+    """The worker died, or the backend ended it (sys.exit, KeyboardInterrupt, MemoryError)."""
+
+
+class CellTimeout(BackendFault):
+    """The call ran past its limit; its worker was ended and replaced."""
+
+    status = "timeout"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the coordinator needs to know of a backend, asked of its worker."""
+
+    name: str
+    library: str
+    strategy: str
+    dtypes: tuple[str, ...]
+    slow: bool
+    available: bool
+    reason: str = ""
+    version: str = ""
+
+    @classmethod
+    def unavailable(cls, name: str, reason: str) -> BackendInfo:
+        return cls(name, "?", "autograd", ("float32", "float64"), False, False, reason)
+
+    def availability(self) -> Availability:
+        return Availability(self.available, self.reason, self.version)
+
+    def skip_reason(self) -> str:
+        return f"unavailable: {self.reason}"
+
+
+# ---- the worker side ----
+
+_BACKENDS: dict[str, Any] = {}
+_CASES: dict[tuple[Path, int], Any] = {}
+_REFERENCES: dict[Path, Any] = {}
+
+
+def invoke(name: str, function, args: tuple, contain_interrupt: bool = True):
+    """Call `function(backend, *args)`; a plugin that exits or is interrupted is a crash."""
+    try:
+        return function(None if name == SCOUT else _backend(name), *args)
+    except SystemExit as exc:
+        raise WorkerCrashed(f"the backend called sys.exit({exc.code!r})") from None
+    except MemoryError as exc:
+        raise WorkerCrashed(f"MemoryError: {one_line(exc)}") from None
+    except KeyboardInterrupt:
+        if not contain_interrupt:
+            raise
+        raise WorkerCrashed("the backend raised KeyboardInterrupt") from None
+
+
+SCOUT = "(scout)"
+"""The worker that looks over plugins without running any backend's cells."""
+
+
+def _backend(name: str):
+    if name not in _BACKENDS:
+        from harness import plugins
+
+        _BACKENDS[name] = plugins.load(name)
+    return _BACKENDS[name]
+
+
+def load_case(path: Path):
+    """The case in `path`, loaded once per worker (again if the file changed), read-only."""
+    from harness import cases
+
+    path = Path(path).resolve()
+    key = (path, path.stat().st_mtime_ns)
+    if key not in _CASES:
+        case = cases.load(path)
+        for array in _arrays(case):
+            array.flags.writeable = False
+        _CASES[key] = case
+    return _CASES[key]
+
+
+def _arrays(case):
+    yield from case.params.values()
+    for run in case.runs:
+        yield run.x
+        yield run.y
+        yield from (golden.value for golden in run.golden.values())
+
+
+def describe(backend) -> BackendInfo:
+    from harness import gradcheck, plugins
+
+    status = plugins.availability(backend)
+    return BackendInfo(
+        backend.name,
+        str(backend.library),
+        gradcheck.strategy(backend),
+        tuple(backend.dtypes),
+        bool(getattr(backend, "slow", False)),
+        status.available,
+        status.reason,
+        status.version,
+    )
+
+
+def survey(_, names: list[str], libraries: set[str]) -> list[BackendInfo]:
+    """Load each plugin; describe those of the given libraries (the gradient check's
+    counterparts), without importing the library of any other."""
+    found = []
+    for name in names:
+        backend = _backend(name)
+        if str(getattr(backend, "library", "?")) in libraries:
+            found.append(describe(backend))
+    return found
+
+
+def run_cell(backend, case_path: Path, dtype: str):
+    from harness import matrix
+
+    case = load_case(case_path)
+    reference = _REFERENCES.setdefault(case.path.resolve(), matrix.Reference())
+    return matrix.run_cell(case, backend, dtype, reference)
+
+
+def gradient(backend, case_path: Path, run_name: str, dtype: str):
+    """The backend's gradient at a run's first step, for the three-way check."""
+    from harness import gradcheck
+
+    case = load_case(case_path)
+    run = next(r for r in case.runs if r.name == run_name)
+    return gradcheck.backend_gradient(backend, case, run, dtype)
+
+
+def _start_worker() -> None:
+    """A worker leaves Ctrl-C to the coordinator, which ends it; JAX keeps compilations."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from harness import compile_cache
+
+    compile_cache.enable()
+
+
+# ---- the coordinator side ----
+
+
+class InProcessExecutor:
+    """Everything in this process: for pdb, no containment of crashes or time."""
+
+    def call(self, backend: str, function, args: tuple, limit: float | None):
+        return invoke(backend, function, args, contain_interrupt=False)
+
+    def close(self, kill: bool = False) -> None:
+        pass
+
+
+class ProcessExecutor:
+    """One pebble process pool of one worker per backend, started on first use."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("spawn")
+
+    def _pool(self, backend: str):
+        import pebble
+
+        with self._lock:
+            if backend not in self._pools:
+                self._pools[backend] = pebble.ProcessPool(
+                    max_workers=1, initializer=_start_worker, context=self._context
+                )
+            return self._pools[backend]
+
+    def call(self, backend: str, function, args: tuple, limit: float | None):
+        import pebble
+
+        future = self._pool(backend).schedule(invoke, args=(backend, function, args), timeout=limit)
+        try:
+            return future.result()
+        except pebble.ProcessExpired as exc:
+            raise WorkerCrashed(f"the worker died: {exit_reason(exc.exitcode)}") from None
+        except FutureTimeout as exc:
+            if exc.args[:1] != ("Task timeout",):
+                raise  # the backend's own TimeoutError: an error of the cell
+            raise CellTimeout(f"ran past the {limit:g} s limit; its worker was ended") from None
+
+    def close(self, kill: bool = False) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.stop() if kill else pool.close()
+        for pool in pools:
+            pool.join(timeout=10)
+
+
+def exit_reason(code: int | None) -> str:
+    """`killed by SIGSEGV` or `exit status 3`."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def one_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
