@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -112,11 +113,23 @@ def _pair(backend, candidates: Sequence) -> Pairing:
     return Pairing(backend.library, manual, autograd)
 
 
-def check(case: Case, pairing: Pairing, dtype: str, cache: dict | None = None) -> GradCheck:
+Gradient = Callable[[Any, Case, Run, str], dict[str, np.ndarray]]
+"""`gradient(backend, case, run, dtype)`: a backend's gradient at a run's first step."""
+
+
+def check(
+    case: Case,
+    pairing: Pairing,
+    dtype: str,
+    cache: dict | None = None,
+    gradient: Gradient | None = None,
+) -> GradCheck:
     """Compare the three sources on every gradient-bearing run of the case.
 
     `cache` keeps each backend's gradient (and the central differences) across pairings and
-    dtypes, so a backend in two pairings is stepped once.
+    dtypes, so a backend in two pairings is stepped once. `gradient` computes a backend's
+    gradient (default: `backend_gradient`, in this process; the CLI sends it to the backend's
+    worker).
     """
     cache = {} if cache is None else cache
     result = GradCheck(case.name, pairing.library, *pairing.names(), dtype)
@@ -130,7 +143,7 @@ def check(case: Case, pairing: Pairing, dtype: str, cache: dict | None = None) -
     compared: dict[str, list[Comparison]] = {}
     for run in runs:
         try:
-            grads = _three_gradients(case, run, pairing, dtype, cache)
+            grads = _three_gradients(case, run, pairing, dtype, cache, gradient)
         except Exception as exc:  # a backend that raises marks its own check only
             message = (str(exc).strip().splitlines() or [""])[0]
             result.status, result.verdict = "error", f"{type(exc).__name__}: {message}"
@@ -172,6 +185,7 @@ def run_checks(
     pairs: Sequence[Pairing],
     dtypes: Sequence[str],
     on_check: Callable[[GradCheck], None] | None = None,
+    gradient: Gradient | None = None,
 ) -> list[GradCheck]:
     """Every case, pairing and dtype, as GradCheck rows (cases with no gradients give none)."""
     rows: list[GradCheck] = []
@@ -181,7 +195,7 @@ def run_checks(
             continue
         for pairing in pairs:
             for dtype in dtypes:
-                rows.append(check(case, pairing, dtype, cache))
+                rows.append(check(case, pairing, dtype, cache, gradient))
                 if on_check:
                     on_check(rows[-1])
     return rows
@@ -227,7 +241,9 @@ def backend_gradient(backend, case: Case, run: Run, dtype: str) -> dict[str, np.
         }
 
 
-def _three_gradients(case: Case, run: Run, pairing: Pairing, dtype: str, cache: dict) -> dict:
+def _three_gradients(
+    case: Case, run: Run, pairing: Pairing, dtype: str, cache: dict, gradient: Gradient | None
+) -> dict:
     batch = first_batch(case, run)
     if (key := (case.name, run.name)) not in cache:
         loss = case.network.objective(REFERENCE.namespace(), case.params, batch)[0]
@@ -236,7 +252,7 @@ def _three_gradients(case: Case, run: Run, pairing: Pairing, dtype: str, cache: 
     for source, backend in (("manual", pairing.manual), ("autograd", pairing.autograd)):
         if backend is not None:
             if (key := (backend.name, case.name, run.name, dtype)) not in cache:
-                cache[key] = backend_gradient(backend, case, run, dtype)
+                cache[key] = (gradient or backend_gradient)(backend, case, run, dtype)
             grads[source] = cache[key]
     return grads
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.matrix import Cell, as_record
+from harness.matrix import STATUSES, Cell, as_record
 
 COLUMNS = (
     "case",
@@ -22,7 +22,7 @@ COLUMNS = (
     "gold rel",
     "time",
 )
-WIDTHS = (24, 16, 8, 6, 8, 8, 8, 8, 6)
+WIDTHS = (24, 16, 8, 7, 8, 8, 8, 8, 6)
 GRADCHECK_COLUMNS = ("case", "manual", "autograd", "dtype", "status", "m~a", "m~fd", "a~fd")
 GRADCHECK_WIDTHS = (24, 16, 16, 8, 8, 8, 8, 8)
 
@@ -74,8 +74,8 @@ def gradcheck_row(check) -> str:
 
 def summary(cells: Iterable[Cell]) -> str:
     cells = list(cells)
-    counts = {s: sum(c.status == s for c in cells) for s in ("pass", "fail", "error", "skip")}
-    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+    counts = {s: sum(c.status == s for c in cells) for s in STATUSES}
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s in STATUSES[:4])
     return f"{len(cells)} cell{'' if len(cells) == 1 else 's'}: {parts}"
 
 
