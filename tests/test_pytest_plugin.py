@@ -1,0 +1,163 @@
+"""The pytest plugin: registered as `pytest11`, inert in an unrelated session, and its `xp`
+fixture and markers as another project sees them (run through pytester, in this process)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from harness import plugins
+
+pytest_plugins = ["pytester"]
+
+FRAMEWORKS = ("numpy", "torch", "jax", "jaxlib", "array_api_compat", "array_api_strict", "dask")
+
+
+def test_the_plugin_is_registered_under_pytest11():
+    (point,) = [p for p in importlib.metadata.entry_points(group="pytest11") if p.name == "harness"]
+    assert point.value == "harness.pytest_plugin"
+
+
+def test_an_unrelated_session_imports_no_array_library(tmp_path):
+    """A fresh interpreter runs pytest on a plain test; the plugin is loaded, no library is."""
+    (tmp_path / "test_plain.py").write_text(
+        textwrap.dedent(
+            f"""
+            import json, sys
+
+            def test_plain():
+                loaded = sorted(m for m in sys.modules if m.split(".")[0] in {FRAMEWORKS!r})
+                plugin = "harness.pytest_plugin" in sys.modules
+                print("REPORT", json.dumps({{"loaded": loaded, "plugin": plugin}}))
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_plain.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("REPORT")]
+    assert json.loads(line.removeprefix("REPORT")) == {"loaded": [], "plugin": True}
+
+
+# ---- the xp fixture, as another project's tests use it ----
+
+XP_TESTS = """
+import pytest
+from harness.testing import assert_close
+
+
+def test_sum(xp, xp_dtype):
+    x = xp.asarray([1.0, 2.0, 3.5], dtype=xp_dtype)
+    assert x.dtype == xp_dtype
+    assert_close(xp.sum(x), xp.asarray(6.5, dtype=xp_dtype))
+
+
+def test_namespace_only(xp):
+    assert hasattr(xp, "asarray") and hasattr(xp, "float32")
+
+
+@pytest.mark.skip_xp("numpy", reason="shown skipped")
+@pytest.mark.xfail_xp("array_api_strict", reason="shown failing", strict=True)
+def test_marked(xp):
+    assert xp.__name__ != "array_api_strict"
+"""
+
+
+def _outcomes(result) -> dict[str, str]:
+    """{test id: PASSED/SKIPPED/XFAIL/...} from the lines `pytest -v` prints."""
+    lines = [line.split() for line in result.outlines if line.startswith("test_theirs.py::")]
+    return {words[0].split("::", 1)[1]: words[1] for words in lines}
+
+
+def test_xp_runs_once_per_selected_library_and_dtype(pytester, monkeypatch):
+    monkeypatch.setenv("HARNESS_BACKENDS", "numpy,array-api-strict")
+    pytester.makepyfile(test_theirs=XP_TESTS)
+    result = pytester.runpytest("-v", "--strict-markers", "-p", "no:cacheprovider")
+    outcomes = _outcomes(result)
+    assert outcomes == {
+        "test_sum[array-api-strict-float32]": "PASSED",
+        "test_sum[array-api-strict-float64]": "PASSED",
+        "test_sum[numpy-float32]": "PASSED",
+        "test_sum[numpy-float64]": "PASSED",
+        "test_namespace_only[array-api-strict]": "PASSED",
+        "test_namespace_only[numpy]": "PASSED",
+        "test_marked[array-api-strict]": "XFAIL",
+        "test_marked[numpy]": "SKIPPED",
+    }, result.stdout.str()
+    assert "numpy: shown skipped" in result.stdout.str()
+
+
+def test_the_option_wins_over_the_environment(pytester, monkeypatch):
+    monkeypatch.setenv("HARNESS_BACKENDS", "numpy")
+    pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
+    result = pytester.runpytest("--collect-only", "-q", "--harness-backend", "array_api_strict")
+    assert "test_theirs.py::test_one[array-api-strict]" in result.stdout.lines
+
+
+def test_xp_takes_one_backend_per_library(pytester, monkeypatch):
+    """13 backends may come from a handful of libraries: one parameter each, by library name."""
+    monkeypatch.delenv("HARNESS_BACKENDS", raising=False)
+    pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
+    result = pytester.runpytest("--collect-only", "-q")
+    ids = sorted(line.split("[", 1)[1][:-1] for line in result.stdout.lines if "[" in line)
+    loaded = [plugins.load(name) for name in plugins.discover()]
+    libraries = {b.library for b in loaded if b.library != "?"}
+    assert ids == sorted(libraries)
+    assert len(loaded) > len(libraries)  # torch, torch-manual, torch-compile: one `torch`
+
+
+def test_jax_float64_is_scoped_to_the_test(pytester):
+    pytest.importorskip("jax")
+    pytester.makepyfile(
+        test_theirs="""
+        import jax
+
+        def test_float64(xp, xp_dtype):
+            assert xp.asarray([1.0], dtype=xp_dtype).dtype == xp_dtype
+            assert (xp_dtype == xp.float64) == jax.config.jax_enable_x64
+
+        def test_after():
+            assert not jax.config.jax_enable_x64
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--harness-backend", "jax")
+    result.assert_outcomes(passed=3)
+
+
+def test_a_marker_without_a_reason_is_a_usage_error(pytester):
+    pytester.makepyfile(
+        test_theirs="""
+        import pytest
+
+        @pytest.mark.skip_xp("numpy")
+        def test_one(xp):
+            pass
+        """
+    )
+    result = pytester.runpytest("--harness-backend", "numpy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "test_one[numpy]: @skip_xp(...) needs reason=" in result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--harness-backend", "nosuch"], "no backend or library named 'nosuch'"),
+        (["--harness-dtype", "float16"], "--harness-dtype: unknown dtype 'float16'"),
+    ],
+)
+def test_a_bad_selection_is_a_one_line_usage_error(pytester, option, message):
+    pytester.makepyfile(test_theirs="def test_one(xp, xp_dtype):\n    pass\n")
+    result = pytester.runpytest(*option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
