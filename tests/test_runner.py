@@ -1,0 +1,186 @@
+"""The cell runner contains backends that exit, crash, hang or write into their inputs: each
+spoils its own cells only (crashed, timeout or fail, naming why), every other backend's cells
+still pass, and the run exits non-zero."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness import cli
+
+UNRULY = {
+    name: f"broken_backends.unruly:{attribute}"
+    for name, attribute in {
+        "calls-sys-exit": "calls_sys_exit",
+        "calls-os-exit": "calls_os_exit",
+        "segfaults": "segfaults",
+        "hangs-in-make-step": "hangs_in_make_step",
+        "writes-params": "writes_params",
+        "zero-copy": "zero_copy",
+        "out-of-memory": "out_of_memory",
+        "interrupts": "interrupts",
+    }.items()
+}
+CASES = ("task2-grad-batch-sum", "task3-train")
+
+
+def harness_run(capsys, tmp_path, backends, *extra: str) -> tuple[int, str, dict]:
+    """`harness run` in this process: (exit status, stdout, the JSON's cells by key)."""
+    out = tmp_path / "cells.json"
+    args = ["run", "--dtype", "float64", "--json", str(out), "--no-gradcheck", *extra]
+    for name in CASES:
+        args += ["--case", name]
+    for name in backends:
+        args += ["--backend", name]
+    code = cli.main(args)
+    doc = json.loads(out.read_text())
+    assert doc["complete"] is True
+    cells = {(c["case"], c["backend"]): c for c in doc["cells"]}
+    return code, capsys.readouterr().out, cells
+
+
+def test_exits_and_crashes_end_only_their_own_cells(install_plugins, capsys, tmp_path):
+    install_plugins(UNRULY)
+    bad = ["calls-sys-exit", "calls-os-exit", "segfaults", "out-of-memory", "interrupts"]
+    code, printed, cells = harness_run(capsys, tmp_path, [*bad, "numpy"])
+    assert code == 1
+    expected = {
+        "calls-sys-exit": "the backend called sys.exit(0)",
+        "calls-os-exit": "the worker died: exit status 3",
+        "segfaults": "the worker died: killed by SIGSEGV",
+        "out-of-memory": "MemoryError",
+        "interrupts": "the backend raised KeyboardInterrupt",
+    }
+    for case in CASES:
+        assert cells[case, "numpy"]["status"] == "pass", cells[case, "numpy"]["message"]
+        for name, message in expected.items():
+            assert cells[case, name]["status"] == "crashed"
+            assert cells[case, name]["message"].startswith(message), cells[case, name]
+    assert "crashed" in printed.splitlines()[-1] or " 10 crashed" in printed
+
+
+def test_a_hang_is_a_timeout_and_the_next_cell_still_runs(install_plugins, capsys, tmp_path):
+    install_plugins(UNRULY)
+    start = time.monotonic()
+    code, _, cells = harness_run(
+        capsys, tmp_path, ["hangs-in-make-step", "numpy"], "--timeout", "3"
+    )
+    assert time.monotonic() - start < 60  # two 3 s limits, not two 120 s sleeps
+    assert code == 1
+    for case in CASES:  # the worker was replaced: the second case timed out on its own
+        hung = cells[case, "hangs-in-make-step"]
+        assert (hung["status"], hung["message"]) == (
+            "timeout",
+            "ran past the 3 s limit; its worker was ended",
+        )
+        assert cells[case, "numpy"]["status"] == "pass"
+
+
+@pytest.mark.parametrize("culprit", ["writes-params", "zero-copy"])
+def test_a_step_that_writes_to_its_inputs_fails_and_harms_no_one(
+    culprit, install_plugins, capsys, tmp_path
+):
+    """In either order: the culprit fails, naming what it wrote; numpy, after it, passes."""
+    install_plugins(UNRULY)
+    code, _, cells = harness_run(capsys, tmp_path, [culprit, "numpy"], "--jobs", "1")
+    assert code == 1
+    for case in CASES:
+        assert cells[case, "numpy"]["status"] == "pass", cells[case, "numpy"]["message"]
+        failed = cells[case, culprit]
+        assert failed["status"] == "fail"
+        if culprit == "writes-params":
+            assert "the step changed its param w1 in place" in failed["message"]
+        else:
+            assert "the step wrote to an input it was handed" in failed["message"]
+
+
+def test_in_place_writes_are_caught_in_process_too(install_plugins, capsys, tmp_path, registry):
+    """--no-isolate: the registry's arrays are read-only, the copies handed out are fresh."""
+    install_plugins(UNRULY)
+    code, _, cells = harness_run(capsys, tmp_path, ["zero-copy", "writes-params", "numpy"])
+    assert code == 1
+    code, _, again = harness_run(
+        capsys, tmp_path, ["zero-copy", "writes-params", "numpy"], "--no-isolate"
+    )
+    assert code == 1
+    assert {k: c["status"] for k, c in again.items()} == {k: c["status"] for k, c in cells.items()}
+
+
+def test_sys_exit_in_process_is_a_crashed_cell(install_plugins, capsys, tmp_path):
+    install_plugins(UNRULY)
+    code, _, cells = harness_run(capsys, tmp_path, ["calls-sys-exit", "numpy"], "--no-isolate")
+    assert code == 1
+    assert cells[CASES[0], "calls-sys-exit"]["status"] == "crashed"
+    assert cells[CASES[0], "numpy"]["status"] == "pass"
+
+
+def test_show_exits_1_on_a_crashed_cell(install_plugins, capsys):
+    install_plugins(UNRULY)
+    assert cli.main(["show", CASES[0], "--backend", "calls-os-exit"]) == 1
+    assert "status: crashed  the worker died: exit status 3" in capsys.readouterr().out
+
+
+def test_jobs_do_not_change_the_table_or_the_json(capsys, tmp_path):
+    tables, docs = [], []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.json"
+        args = ["run", "--json", str(out), "--jobs", jobs, "--backend", "numpy"]
+        args += ["--backend", "array-api-strict", "--backend", "torch-manual"]
+        assert cli.main([*args, "--case", "task1-forward", "--case", "task3-train"]) == 0
+        printed = capsys.readouterr().out.replace(str(out), "JSON")
+        tables.append(re.sub(r"\b\d+\.\d\ds\b", "TIME", printed))
+        doc = json.loads(out.read_text())
+        for cell in doc["cells"]:
+            cell.pop("seconds")
+        docs.append(doc)
+    assert tables[0] == tables[1]
+    assert docs[0] == docs[1]
+
+
+def test_sigint_leaves_a_valid_partial_json_and_exits_130(install_plugins, tmp_path):
+    """The coordinator is interrupted while a backend hangs: exit 130, complete: false."""
+    install_plugins(UNRULY)
+    out = tmp_path / "cells.json"
+    out.write_text('{"stale": true}')
+    command = [sys.executable, "-m", "harness.cli", "run", "--json", str(out), "--jobs", "1"]
+    command += ["--backend", "numpy", "--backend", "hangs-in-make-step", "--dtype", "float64"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        doc = json.loads(out.read_text())
+        if len(doc.get("cells", [])) >= 1:
+            break
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err.decode()
+    doc = json.loads(out.read_text())
+    assert doc["complete"] is False
+    assert "stale" not in doc
+    assert doc["cells"] and all(c["backend"] == "numpy" for c in doc["cells"])
+    assert all(c["status"] == "pass" for c in doc["cells"])
+
+
+def test_a_case_beyond_the_work_budget_is_refused(tmp_path, capsys):
+    from harness import cases
+
+    text = (cases.builtin_dir() / "task3-train.toml").read_text()
+    assert "epochs = 100\n" in text
+    (tmp_path / "forever.toml").write_text(text.replace("epochs = 100\n", "epochs = 1000000000\n"))
+    assert cli.main(["cases", "--cases", str(tmp_path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "forever.toml: runs." in line and "runs.x1.task.epochs: work 2.0e+10" in line
+    assert "raise it with --max-work" in line
+    assert cli.main(["run", "--cases", str(tmp_path), "--backend", "numpy"]) == 1
+    printed = capsys.readouterr()
+    assert "0 cells" in printed.out and "forever.toml" in printed.err  # refused, not run
+    assert cli.main(["cases", "--cases", str(tmp_path), "--max-work", "1e11"]) == 0
