@@ -212,7 +212,7 @@ def _gradcheck(runner, cases, names, dtypes):
     print(f"\n{report.gradcheck_header()}", flush=True)
 
     def gradient(info, case, run, dtype):
-        return runner.call(info.name, workers.gradient, case.path, run.name, dtype)
+        return runner.call(info.name, workers.gradient, runner.source(case.path), run.name, dtype)
 
     def show(check) -> None:
         print(report.gradcheck_row(check), flush=True)

@@ -65,6 +65,7 @@ class CellRunner:
             self._executor = workers.InProcessExecutor()
             self.jobs = 1  # pdb needs the main thread
         self._infos: dict[str, BackendInfo] = {}
+        self._sources: dict[Path, workers.CaseSource] = {}
         self._lock = threading.Lock()
         self._stopping = False
 
@@ -107,6 +108,14 @@ class CellRunner:
                 self._infos.setdefault(info.name, info)
         return found
 
+    def source(self, case_path: Path) -> workers.CaseSource:
+        """The case file's path and text, read once: what a worker loads the case from."""
+        key = Path(case_path).resolve()
+        with self._lock:
+            if key not in self._sources:
+                self._sources[key] = workers.CaseSource.read(key)
+            return self._sources[key]
+
     def cell(self, case_path: Path, backend: str, dtype: str) -> Cell:
         """One cell; never raises for a backend's fault, whatever the fault."""
         info = self.describe(backend)
@@ -114,7 +123,7 @@ class CellRunner:
             return Cell(Path(case_path).stem, backend, dtype, "skip", info.skip_reason())
         start = time.perf_counter()
         try:
-            return self.call(backend, workers.run_cell, Path(case_path), dtype)
+            return self.call(backend, workers.run_cell, self.source(case_path), dtype)
         except BackendFault as exc:
             cell = Cell(Path(case_path).stem, backend, dtype, exc.status, str(exc))
         except Exception as exc:  # e.g. a result that cannot travel back: this cell only

@@ -8,8 +8,10 @@ turns a dead worker or a call past its limit into a `BackendFault` that names wh
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import signal
+import tempfile
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -62,7 +64,7 @@ class BackendInfo:
 # ---- the worker side ----
 
 _BACKENDS: dict[str, Any] = {}
-_CASES: dict[tuple[Path, int], Any] = {}
+_CASES: dict[tuple[Path, str], Any] = {}
 _REFERENCES: dict[Path, Any] = {}
 
 
@@ -92,14 +94,41 @@ def _backend(name: str):
     return _BACKENDS[name]
 
 
-def load_case(path: Path):
-    """The case in `path`, loaded once per worker (again if the file changed), read-only."""
+@dataclass(frozen=True)
+class CaseSource:
+    """A case file's path and text: a worker on another machine loads it from the text."""
+
+    path: Path
+    text: str
+
+    @classmethod
+    def read(cls, path: Path) -> CaseSource:
+        path = Path(path).resolve()
+        return cls(path, path.read_text(encoding="utf-8"))
+
+    def local_path(self) -> Path:
+        """The file itself when this machine has it unchanged, else a copy of the text."""
+        try:
+            if self.path.read_text(encoding="utf-8") == self.text:
+                return self.path
+        except OSError:
+            pass
+        digest = hashlib.sha256(self.text.encode()).hexdigest()[:16]
+        copy = Path(tempfile.gettempdir()) / f"xp-harness-cases-{digest}" / self.path.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(self.text, encoding="utf-8")
+        return copy
+
+
+def load_case(source: CaseSource | Path):
+    """The case, loaded once per worker (again if the file changed), its arrays read-only."""
     from harness import cases
 
-    path = Path(path).resolve()
-    key = (path, path.stat().st_mtime_ns)
+    if not isinstance(source, CaseSource):
+        source = CaseSource.read(source)
+    key = (source.path, hashlib.sha256(source.text.encode()).hexdigest())
     if key not in _CASES:
-        case = cases.load(path)
+        case = cases.load(source.local_path())
         for array in _arrays(case):
             array.flags.writeable = False
         _CASES[key] = case
@@ -141,19 +170,19 @@ def survey(_, names: list[str], libraries: set[str]) -> list[BackendInfo]:
     return found
 
 
-def run_cell(backend, case_path: Path, dtype: str):
+def run_cell(backend, source: CaseSource, dtype: str):
     from harness import matrix
 
-    case = load_case(case_path)
+    case = load_case(source)
     reference = _REFERENCES.setdefault(case.path.resolve(), matrix.Reference())
     return matrix.run_cell(case, backend, dtype, reference)
 
 
-def gradient(backend, case_path: Path, run_name: str, dtype: str):
+def gradient(backend, source: CaseSource, run_name: str, dtype: str):
     """The backend's gradient at a run's first step, for the three-way check."""
     from harness import gradcheck
 
-    case = load_case(case_path)
+    case = load_case(source)
     run = next(r for r in case.runs if r.name == run_name)
     return gradcheck.backend_gradient(backend, case, run, dtype)
 
