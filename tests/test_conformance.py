@@ -1,0 +1,159 @@
+"""The conformance suite as a backend author runs it: `pytest --pyargs harness.conformance`,
+here through pytester (in this process) on plugins registered by a fake installed distribution.
+Each backend still runs in its own worker, started by the inner session's CellRunner."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+TESTS = Path(__file__).parent
+
+PROTOCOL_BREAKERS = textwrap.dedent(
+    """
+    import numpy as np
+    from harness.manual import ManualBackend
+
+    class ZeroCopy(ManualBackend):
+        def from_numpy(self, array, dtype):
+            return np.asarray(array, dtype=dtype)  # no copy when the dtype already matches
+
+    class AlwaysFloat32(ManualBackend):
+        def from_numpy(self, array, dtype):
+            return np.array(array, dtype=np.float32)
+
+    class ListsOut(ManualBackend):
+        def to_numpy(self, array):
+            return np.asarray(array).tolist()
+
+    class LeakyNumerics(ManualBackend):
+        def numerics(self, dtype):
+            np.seterr(all="raise")  # set for the cell, never undone
+            return super().numerics(dtype)
+
+    zero_copy = ZeroCopy(name="zero-copy", module="numpy", library="numpy")
+    always_float32 = AlwaysFloat32(name="always-float32", module="numpy", library="numpy")
+    lists_out = ListsOut(name="lists-out", module="numpy", library="numpy")
+    leaky = LeakyNumerics(name="leaky-numerics", module="numpy", library="numpy")
+    """
+)
+BREAKERS = {
+    "zero-copy": "zero_copy",
+    "always-float32": "always_float32",
+    "lists-out": "lists_out",
+    "leaky-numerics": "leaky",
+}
+
+
+@pytest.fixture
+def install(install_plugins, tmp_path, monkeypatch):
+    """install_plugins, visible to the pytest subprocess too (through PYTHONPATH)."""
+
+    def install(points: dict[str, str]) -> None:
+        install_plugins(points)
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), str(TESTS)]))
+
+    return install
+
+
+def run_suite(pytester, *options: str, module: str = "harness.conformance"):
+    """In a subprocess: the suite's runner starts worker processes of its own."""
+    return pytester.runpytest_subprocess("--pyargs", module, "-p", "no:cacheprovider", *options)
+
+
+def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytester):
+    (tmp_path / "protocol_breakers.py").write_text(PROTOCOL_BREAKERS)
+    install({name: f"protocol_breakers:{attr}" for name, attr in BREAKERS.items()})
+    result = run_suite(
+        pytester,
+        "-rf",
+        "--harness-backend",
+        ",".join(["numpy", *BREAKERS]),
+        module="harness.conformance.test_backend_protocol",
+    )
+    failed = {line.split(" - ")[0].split("::")[-1] for line in result.outlines if "FAILED" in line}
+    text = result.stdout.str()
+    assert failed == {
+        "test_from_numpy_copies_and_gives_the_dtype_asked_for[zero-copy-float64]",
+        "test_from_numpy_copies_and_gives_the_dtype_asked_for[always-float32-float64]",
+        "test_to_numpy_returns_a_host_numpy_array[lists-out-float32]",
+        "test_to_numpy_returns_a_host_numpy_array[lists-out-float64]",
+        "test_numerics_scopes_what_it_sets[leaky-numerics-float32]",
+        "test_numerics_scopes_what_it_sets[leaky-numerics-float64]",
+    }, text
+    assert "from_numpy shares memory with its NumPy input: it must copy" in text
+    assert "from_numpy(..., 'float64') gave an array of dtype float32" in text
+    assert "to_numpy returned list, not numpy.ndarray" in text
+    assert "numpy.geterr changed after `with numerics(...)`" in text
+
+
+XFAILS = """\
+# the broken ReLU (issue 1), known
+test_case[relu-mixed-signs-float64]   ReLU discarded in the forward
+test_case[task1-forward-float64]      passes, so the strict xfail fails
+test_case[no-such-case-float64]       matches nothing
+"""
+
+
+def test_a_failing_backend_shows_the_first_divergence_xfails_and_scoreboard(
+    install, tmp_path, pytester
+):
+    install({"relu-discarded": "broken_backends.relu_discarded:backend"})
+    xfails = tmp_path / "xfails.txt"
+    xfails.write_text(XFAILS)
+    board = tmp_path / "board"
+    result = run_suite(
+        pytester,
+        "--harness-backend=relu-discarded",
+        "--harness-dtype=float64",
+        f"--harness-xfails={xfails}",
+        f"--harness-report={board}.md",
+        "-k",
+        "not gradient and not protocol",
+    )
+    text = result.stdout.str()
+    result.assert_outcomes(passed=5, failed=1, xfailed=1)
+    assert "[XPASS(strict)] passes, so the strict xfail fails" in text
+    assert "harness xfails line 4: 'test_case[no-such-case-float64]' matched no test" in text
+    doc = json.loads((tmp_path / "board.json").read_text())
+    outcomes = {r["row"]: (r["outcome"], r["backend"], r["dtype"]) for r in doc["results"]}
+    assert outcomes["relu-mixed-signs"] == ("xfail", "relu-discarded", "float64")
+    assert outcomes["task1-forward"] == ("fail", "relu-discarded", "float64")
+    assert doc["totals"] == {"pass": 5, "fail": 1, "xfail": 1}
+    markdown = (tmp_path / "board.md").read_text()
+    assert "| | relu-discarded float64 |" in markdown
+    assert "| relu-mixed-signs | xfail" in markdown
+
+
+def test_a_failing_cell_reports_where_it_first_diverges(install, pytester):
+    install({"relu-discarded": "broken_backends.relu_discarded:backend"})
+    result = run_suite(
+        pytester,
+        "--harness-backend=relu-discarded",
+        "--harness-dtype=float64",
+        "-k",
+        "relu-mixed-signs",
+    )
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert "first divergence: run batch, step 1 of 1: layer 1 (ReLU) output" in text
+    assert "manual disagrees with fd" in text  # numpy has no autograd backend to outvote it
+
+
+def test_a_reasonless_xfails_line_is_a_usage_error(tmp_path, pytester):
+    xfails = tmp_path / "xfails.txt"
+    xfails.write_text("# fine\ntest_case[task1-forward-float64]\n")
+    result = run_suite(pytester, "--harness-backend=numpy", f"--harness-xfails={xfails}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{xfails}:2: 'test_case[task1-forward-float64]' has no reason" in result.stderr.str()
+
+
+def test_an_unknown_backend_is_a_usage_error(pytester):
+    result = run_suite(pytester, "--harness-backend=nosuch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no backend named 'nosuch' (registered: " in result.stderr.str()
