@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from broken_backends import Bugged, relu_discarded
+from broken_backends import Bugged, float32_inside, relu_discarded
 from broken_backends.grads_accumulated_twice import accumulate_twice
 
 from harness import cases, cli, gradcheck, plugins
@@ -174,3 +174,13 @@ def test_harness_run_names_the_wrong_gradient(install_plugins, capsys):
         "disagree",
     ]
     assert row.endswith("manual disagrees with fd")
+
+
+def test_a_backend_below_its_dtype_is_explained_when_inconclusive(registry, load_backend):
+    """A float64 manual backend that computes in float32: it and autograd part at float64's
+    tolerance, both agree with fd; the verdict says why that is not a toss-up."""
+    pairing = Pairing("numpy", float32_inside.backend, available(load_backend, "torch"))
+    check = gradcheck.check(registry["task2-grad-batch-sum"], pairing, "float64")
+    assert check.status == "disagree"
+    assert check.verdict.startswith("inconclusive: manual~autograd differ at the dtype's")
+    assert "one of them computes below the dtype it returns" in check.verdict
