@@ -221,6 +221,20 @@ def test_the_switch_keeps_the_compositions_and_the_primitives(monkeypatch):
     assert on.sum is xp.sum
 
 
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [("0", False), ("false", False), (" OFF ", False), ("no", False), ("1", True), ("", True)],
+)
+def test_harness_delegate_reads_like_a_switch(value, on, monkeypatch):
+    monkeypatch.setenv("HARNESS_DELEGATE", value)
+    assert C.enabled() is on
+
+
+def test_delegation_is_on_by_default(monkeypatch):
+    monkeypatch.delenv("HARNESS_DELEGATE", raising=False)
+    assert C.enabled()
+
+
 def test_an_unknown_composite_is_named():
     with pytest.raises(ValueError, match="unknown composite 'gelu'"):
         C.delegating(np, {"gelu": lambda xp, x: x})
