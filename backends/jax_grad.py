@@ -29,9 +29,12 @@ class JaxGrad:
         return jax.enable_x64(dtype == "float64")
 
     def from_numpy(self, array, dtype: str):
-        import jax.numpy as jnp
+        """Cast on the host, then place: a cast on the device compiles a kernel per shape.
+        (JAX arrays are immutable; the harness hands over a fresh copy to place.)"""
+        import jax
+        import numpy as np
 
-        return jnp.asarray(array, dtype=getattr(jnp, dtype))
+        return jax.device_put(np.array(array, dtype=dtype, copy=True))
 
     def to_numpy(self, array):
         import numpy as np
@@ -39,10 +42,17 @@ class JaxGrad:
         return np.asarray(array)
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
+        """The compiled step is kept per network signature: cases and runs that share their
+        network's structure share one compiled function (JAX recompiles only for new shapes)."""
+        cache = self.__dict__.setdefault("_compiled", {})
+        key = (network.signature, dtype, trace)
+        if key not in cache:
+            cache[key] = (self._traced_step if trace else self._fast_step)(network)
+        return cache[key]
+
+    def _fast_step(self, network):
         import jax
 
-        if trace:
-            return self._traced_step(network)
         xp = _xp()
 
         def objective(params, batch):
@@ -62,6 +72,7 @@ class JaxGrad:
     def _traced_step(self, network):
         """The step that also names every activation and d loss / d activation, for diagnosis."""
         import jax
+        import jax.numpy as jnp
 
         xp = _xp()
 
@@ -69,23 +80,21 @@ class JaxGrad:
             return network.objective(xp, params, batch, taps)
 
         value_and_grad = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
+
+        def traced(params, batch):
+            # zero taps shaped like each activation; XLA drops the forward that shapes them
+            taps = [jnp.zeros_like(a) for a in network.forward(xp, params, batch)[2]]
+            return value_and_grad(params, taps, batch)
+
         if self.jit:
-            value_and_grad = jax.jit(value_and_grad)
+            traced = jax.jit(traced)
 
         def step(params, batch):
-            taps = _taps(network, params, batch)
-            (loss, (output, activations)), (grads, tap_grads) = value_and_grad(params, taps, batch)
+            (loss, (output, activations)), (grads, tap_grads) = traced(params, batch)
             named = network.trace(activations, loss, tap_grads, grads)
             return StepResult(loss, grads, output, named)
 
         return step
-
-
-def _taps(network, params, batch):
-    import jax.numpy as jnp
-
-    _, _, activations = network.forward(_xp(), params, batch)
-    return [jnp.zeros_like(a) for a in activations]
 
 
 def _xp():

@@ -27,6 +27,14 @@ class JaxManual(ManualBackend):
         return np.array(array, copy=True)  # from any JAX device, GPU included
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
+        """Compiled once per network signature, as the autograd JAX backend's step is."""
+        cache = self.__dict__.setdefault("_compiled", {})
+        key = (network.signature, dtype, trace)
+        if key not in cache:
+            cache[key] = self._compile(network, dtype, trace)
+        return cache[key]
+
+    def _compile(self, network, dtype: str, trace: bool):
         import jax
 
         manual = super().make_step(network, dtype, trace=trace)

@@ -12,6 +12,7 @@ then going backwards "layer N (Softmax) output grad", "grad.w2", ... down to lay
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,14 @@ class Network:
     param_shapes: dict[str, tuple[int, ...]]
     in_features: int
     out_features: int
+
+    @property
+    def signature(self) -> tuple:
+        """What a compiled step depends on: each layer's and the loss's code and settings, and
+        the parameter shapes. Networks with one signature compute one function of (params,
+        batch), so a backend may reuse the step it compiled for one on the other."""
+        shapes = tuple(sorted(self.param_shapes.items()))
+        return _fingerprint(self.layers), _fingerprint(self.loss), shapes
 
     def label(self, index: int) -> str:
         return f"layer {index} ({self.layers[index].kind})"
@@ -99,6 +108,22 @@ class Network:
             for name in self.layers[i].param_names:
                 named[f"grad.{name}"] = grads[name]
         return named
+
+
+def _fingerprint(value: Any) -> Any:
+    """A hashable stand-in for a spec: functions by their code and the values they close
+    over; any other object by identity (never equal to another's, so never reused wrongly)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, tuple | list):
+        return tuple(_fingerprint(v) for v in value)
+    if isinstance(value, types.FunctionType):
+        try:
+            closed = tuple(_fingerprint(c.cell_contents) for c in value.__closure__ or ())
+        except ValueError:  # an empty cell
+            return ("object", id(value))
+        return value.__code__, closed
+    return ("object", id(value))
 
 
 def build(layer_specs: Sequence[Mapping[str, Any]], loss_spec: Mapping[str, Any]) -> Network:
