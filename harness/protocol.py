@@ -30,6 +30,9 @@ class Availability:
     available: bool
     reason: str = ""
     version: str = ""
+    warnings: tuple[str, ...] = ()
+    """Warnings the library raised while it was imported or checked, one line each: recorded,
+    never raised, so that `filterwarnings = error` cannot make a working backend unavailable."""
 
 
 @dataclass
