@@ -1,9 +1,10 @@
 """PyTorch autograd through `torch.compile`: the compiled half of torch eager-vs-compiled.
 
-The objective is compiled once per network and dtype, however often a step is made for it;
-autograd then differentiates the compiled graph. Each network gets a function with its own
-code object, because Dynamo keeps its cache, and its limit of 8 recompiles, per code object:
-shared by every network, the ninth network or dtype would silently run eager. The first call
+The objective is compiled once per network signature (cases that share a network structure
+share it), however often a step is made for it; autograd then differentiates the compiled
+graph. Each signature gets a function with its own code object, because Dynamo keeps its
+cache, and its limit of 8 recompiles, per code object: shared by every network, the ninth
+network or dtype would silently run eager. The first call
 compiles (about 2 s with a warm inductor cache, over 20 s cold on a 2-core CPU), so the test
 suite marks this backend `slow` (see `slow` below).
 """
@@ -22,14 +23,13 @@ class TorchCompile(TorchAutograd):
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)
-        self._objectives: dict[int, tuple[object, _CompiledObjective]] = {}
-        """id(network) -> (network, its compiled objective): a later step reuses the graphs."""
+        self._objectives: dict[tuple, _CompiledObjective] = {}
+        """Network signature -> its compiled objective: a later step, of this case or of
+        another case with the same network structure, reuses the graphs."""
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
-        held, objective = self._objectives.get(id(network), (None, None))
-        if held is not network:
-            objective = _CompiledObjective(network)
-            self._objectives[id(network)] = (network, objective)
+        if (objective := self._objectives.get(network.signature)) is None:
+            objective = self._objectives[network.signature] = _CompiledObjective(network)
         return super().make_step(objective, dtype, trace=trace)
 
 

@@ -153,8 +153,8 @@ def test_torch_compile_compiles_a_network_once_however_often_it_is_stepped(regis
     """run_cell, the gradient check and the divergence report each ask for a step."""
     from torch._dynamo.utils import counters
 
-    compiled = usable(load_backend, "torch-compile")
-    case = _chain(2, "relu", True, np.random.default_rng(1))  # a network no test compiled yet
+    compiled = type(usable(load_backend, "torch-compile"))()  # nothing compiled yet
+    case = _chain(2, "relu", True, np.random.default_rng(1))
     reference = Reference()
     before = counters["stats"]["unique_graphs"]
     cells = [run_cell(case, compiled, "float64", reference) for _ in range(3)]
