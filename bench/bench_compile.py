@@ -20,7 +20,7 @@ def bench_compile(benchmark, compile_cell, selection):
         compiling.check(variant)
         with placed(variant.library, selection.device, dtype):
             setup = compiling.first_call_setup(variant, SIZES[size_name], dtype, selection.device)
-            info = _info("compile", size_name, dtype, variant, selection.device)
+            info = _info("compile", size_name, dtype, variant, selection)
             time_first_calls(benchmark, setup, rounds, info)
     except steps.Unavailable as exc:
         pytest.skip(str(exc))

@@ -9,7 +9,7 @@ from .bench_step import _info
 from .problem import SIZES
 from .registry import Variant
 from .sync import placed
-from .timing import interleaved_ratio, time_call
+from .timing import interleaved, time_call
 
 
 def bench_rival(benchmark, rival_cell, selection):
@@ -24,14 +24,14 @@ def bench_rival(benchmark, rival_cell, selection):
             call = rival_keras.train_on_batch_call(size, dtype)
         except rival_keras.WrongDtype as exc:
             pytest.skip(str(exc))
-        info = _info("step", size_name, dtype, variant, "cpu")
+        info = _info("step", size_name, dtype, variant, selection)
         time_call(benchmark, call, {**info, "flops": size.step_flops})
         library = variant.name.removeprefix("keras-")
         ours = Variant("harness", library, library)  # the harness backend named like its library
         try:
             with steps.prepare(ours, size, dtype, "cpu") as harness_call:
-                seconds = 0.05 if selection.quick else 1.0
-                ratio = interleaved_ratio(call, harness_call, seconds)
-                benchmark.extra_info["interleaved_vs_harness"] = ratio
+                measured = interleaved(call, harness_call, selection.interleave_s)
+                benchmark.extra_info["interleaved_vs_harness"] = measured.ratio
+                benchmark.extra_info["interleaved"] = measured.to_json()
         except steps.Unavailable:
             pass  # no harness backend of that library: the cross-process ratio stands alone

@@ -17,7 +17,7 @@ def bench_train(benchmark, train_cell, selection):
     try:
         with loops.prepare(variant, dtype, selection.device) as call:
             _, _, _, epochs = loops.train_case()
-            info = _info("train", size_name, dtype, variant, selection.device)
+            info = _info("train", size_name, dtype, variant, selection)
             time_call(benchmark, call, {**info, "steps": epochs, "case": loops.CASE})
     except steps.Unavailable as exc:
         pytest.skip(str(exc))

@@ -40,6 +40,23 @@ def pytest_addoption(parser):
     group.addoption("--bench-dtype", action="append", default=[], choices=list(registry.DTYPES))
     group.addoption("--bench-quick", action="store_true", help="smaller sizes, fewer rounds")
     group.addoption("--bench-device", default="cpu", help="cpu or cuda")
+    group.addoption(
+        "--bench-threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="threads for torch (set_num_threads); the runner also sets OMP/BLAS/XLA env",
+    )
+    group.addoption("--bench-series", default="", help='a label for the records, e.g. "1-thread"')
+
+
+def pytest_configure(config):
+    """torch reads no environment variable for its intra-op threads: tell it, if it is used."""
+    threads = config.getoption("--bench-threads", 0)
+    if threads and "torch" in config.getoption("--bench-library", []):
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def pytest_generate_tests(metafunc):
@@ -63,6 +80,10 @@ def pytest_generate_tests(metafunc):
             for s in compiling.sizes(v, sel.sizes)
         ]
         _parametrize(metafunc, "compile_cell", cells)
+    if "grid_cell" in metafunc.fixturenames:
+        cells = sel.grid_cells()
+        ids = [f"b{b}-w{w}-{d}-{lib}" for b, w, d, lib in cells]
+        metafunc.parametrize("grid_cell", cells, ids=ids)
     if "gemm_cell" in metafunc.fixturenames:
         libraries = [
             lib for lib in registry.NATIVE_LIBRARIES if not sel.libraries or lib in sel.libraries
@@ -80,7 +101,7 @@ def selection(request) -> registry.Selection:
     return registry.selection(request.config)
 
 
-ORDER = ("bench_compile", "bench_gemm", "bench_step", "bench_rival", "bench_train")
+ORDER = ("bench_compile", "bench_gemm", "bench_step", "bench_grid", "bench_rival", "bench_train")
 """Compile time first, before any step of the process has filled a compiler's in-memory caches."""
 GEMM_WHEN = ("start", "end")
 """The GEMM rate is taken near the start and again at the end of each process: the floor uses
@@ -94,11 +115,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if item not in empty]
     rank = {name: i for i, name in enumerate(ORDER)}
 
-    def position(item) -> int:
-        cell = getattr(item, "callspec", None) and item.callspec.params.get("gemm_cell")
+    def position(item) -> tuple[int, int]:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        cell = params.get("gemm_cell")
         if cell and cell[2] == "end":
-            return len(ORDER)
-        return rank.get(item.module.__name__.rpartition(".")[2], len(ORDER))
+            return len(ORDER), 0
+        step = params.get("step_cell")
+        baseline_first = 0 if step and step[2].role == "native" and not step[2].flavour else 1
+        return rank.get(item.module.__name__.rpartition(".")[2], len(ORDER)), baseline_first
 
     items.sort(key=position)
 
@@ -129,7 +153,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["xp_harness"] = {
         "versions": _versions(),
         "devices": _devices(),
-        "threads_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
+        "threads_env": {
+            k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS") or k == "XLA_FLAGS"
+        },
         "cpu_count": os.cpu_count(),
         "selection": {
             k: list(v) if isinstance(v, tuple) else v

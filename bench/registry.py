@@ -19,6 +19,14 @@ RIVALS = ("keras-jax", "keras-torch")
 QUICK_SIZES = ("homework", "medium")
 FULL_ONLY_BACKENDS = ("torch-compile",)
 """Compiling costs seconds per size and dtype: left to the full run."""
+GRID_BATCHES, GRID_WIDTHS, GRID_D_OUT = (2, 64, 1024), (4, 64, 256, 1024, 2048), 10
+"""The shape grid: batch x width, where width is both D_in and H."""
+QUICK_GRID = ((1024,), (4,))
+"""One shape in a quick run, the one the issue found furthest from native (JAX, 1.63x)."""
+GRID_LIBRARIES = ("numpy", "jax", "torch")
+"""The harness backend named like each library, against that library's idiomatic step."""
+INTERLEAVE_S = {True: 0.05, False: 0.5}
+"""Seconds of interleaved blocks per measurement, quick run or full."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,31 @@ class Selection:
     dtypes: tuple[str, ...]
     quick: bool
     device: str
+    threads: int = 0
+    """Threads each library was told to use (0: its default); the runner sets the env too."""
+    series: str = ""
+    """"" for the main run, "1-thread" for the single-thread series at homework size."""
+
+    @property
+    def interleave_s(self) -> float:
+        return INTERLEAVE_S[self.quick]
+
+    def grid_cells(self) -> list[tuple[int, int, str, str]]:
+        """(batch, width, dtype, library) of the shape grid this process times."""
+        batches, widths = QUICK_GRID if self.quick else (GRID_BATCHES, GRID_WIDTHS)
+        libraries = [
+            lib
+            for lib in GRID_LIBRARIES
+            if (not self.libraries or lib in self.libraries)
+            and (not self.backends or lib in self.backends)
+        ]
+        return [
+            (b, w, d, lib)
+            for lib in libraries
+            for d in self.dtypes
+            for b in batches
+            for w in widths
+        ]
 
     def wants(self, variant: Variant) -> bool:
         if self.libraries and variant.library not in self.libraries:
@@ -101,4 +134,6 @@ def selection(config) -> Selection:
         dtypes=tuple(config.getoption("--bench-dtype")) or DTYPES,
         quick=quick,
         device=config.getoption("--bench-device"),
+        threads=config.getoption("--bench-threads"),
+        series=config.getoption("--bench-series"),
     )

@@ -12,11 +12,15 @@ import gc
 import time
 from contextlib import contextmanager
 
+from harness.bench.stability import Interleaved, summarise
+
 PAUSE_S = 0.2
 WARMUP_CALLS, WARMUP_S = 3, 0.05
 BLOCK_S = 0.002
 """An interleaved block repeats a call until it takes about this long."""
 MIN_CYCLES = 3
+RETRIES = 2
+"""Measurements taken again after one that fails the stability checks."""
 
 
 def warm_up(call) -> None:
@@ -39,12 +43,14 @@ def settled():
         gc.unfreeze()
 
 
-def time_call(benchmark, call, info: dict) -> None:
-    """Warm `call` up, settle, and time it; `info` goes into the JSON's extra_info."""
+def time_call(benchmark, call, info: dict) -> float:
+    """Warm `call` up, settle, and time it; `info` goes into the JSON's extra_info. Returns
+    the fastest round."""
     benchmark.extra_info.update(info)
     warm_up(call)
     with settled():
         benchmark(call)
+    return benchmark.stats.stats.min if benchmark.stats else None
 
 
 def time_first_calls(benchmark, setup, rounds: int, info: dict) -> None:
@@ -58,12 +64,24 @@ def _call(call):
     return call()
 
 
-def interleaved_ratio(call, baseline, seconds: float) -> float:
-    """min(call) / min(baseline) over blocks run in A-B-B-A cycles in this process, so that
-    whatever the shared machine does meanwhile falls on both alike."""
+def interleaved(call, baseline, seconds: float, anchors=(None, None)) -> Interleaved:
+    """`call` against `baseline` in A-B-B-A cycles of blocks in this process, so that whatever
+    the shared machine does meanwhile falls on both alike; measured again, up to RETRIES
+    times, while it fails the stability checks (harness.bench.stability). `anchors`: each
+    side's fastest time on its own, for the check that neither was disturbed throughout."""
     warm_up(call)
     warm_up(baseline)
     repeat = max(1, round(BLOCK_S / _one_call(baseline)))
+    for attempt in range(1, RETRIES + 2):
+        a, b = _blocks(call, baseline, repeat, seconds)
+        measured = summarise(a, b, attempt, anchors)
+        if measured.stable:
+            break
+    return measured
+
+
+def _blocks(call, baseline, repeat: int, seconds: float) -> tuple[list[float], list[float]]:
+    """Seconds per call of each block of `call` and of `baseline`, in the order taken."""
     times: dict[object, list[float]] = {call: [], baseline: []}
     with settled():
         gc.disable()
@@ -78,7 +96,16 @@ def interleaved_ratio(call, baseline, seconds: float) -> float:
                 cycles += 1
         finally:
             gc.enable()
-    return min(times[call]) / min(times[baseline])
+    return times[call], times[baseline]
+
+
+def fastest_alone(call, calls: int, seconds: float = 0.02) -> float:
+    """The fastest of at least `calls` single calls over at least `seconds`: an anchor where
+    no benchmark timed the code."""
+    times, deadline = [], time.perf_counter() + seconds
+    while len(times) < calls or time.perf_counter() < deadline:
+        times.append(_one_call(call))
+    return min(times)
 
 
 def _one_call(call) -> float:

@@ -28,15 +28,15 @@ def verdicts(run: results.Results) -> dict[tuple[str, str, str], targets.Row]:
 
 @pytest.mark.parametrize(
     ("key", "figure", "verdict"),
-    [  # as quoted in BENCHMARKS.md, "Targets"
+    [  # the committed run (before issue 11's baselines) under issue 11's limits
         (("numpy", "homework", "float32"), 1.08, "met"),
         (("torch", "homework", "float32"), 1.48, "missed by 14.0%"),
         (("torch", "medium", "float32"), 1.18, "missed by 7.5%"),
         (("torch", "medium", "float64"), 1.07, "met"),
-        (("jax", "homework", "float64"), 1.39, "missed by 26.6%"),
+        (("jax", "homework", "float64"), 1.39, "missed by 21.1%"),
         (("jax", "large", "float64"), 1.00, "met"),
-        (("Keras", "medium", "float32"), 2.41, "met"),
-        (("harness", "large", "float32"), 1.26, "met"),  # fastest step / GEMM floor
+        (("Keras", "medium", "float32"), 2.41, "unstable"),  # harness numpy's spread 18%
+        (("harness", "large", "float32"), 1.26, "missed by 1.0%"),  # step / GEMM floor
     ],
 )
 def test_committed_run_renders_the_quoted_verdicts(committed, key, figure, verdict):
@@ -45,7 +45,8 @@ def test_committed_run_renders_the_quoted_verdicts(committed, key, figure, verdi
 
 
 def test_every_target_has_a_figure_in_the_committed_run(committed):
-    assert [row for row in targets.rows(committed) if row.figure is None] == []
+    missing = [row for row in targets.rows(committed) if row.figure is None]
+    assert {row.size for row in missing} <= {"grid"}  # the grid came with issue 11
 
 
 def test_committed_report_matches_the_one_in_docs(committed):

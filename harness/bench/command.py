@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -41,11 +42,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="run nothing: render the report of an earlier merged JSON",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="run nothing: step time and harness/native ratio of NEW against OLD, per backend, "
+        "size and dtype, with regressions beyond the measured noise flagged (exit 1 if any)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="threads each library is told to use (torch.set_num_threads, OMP/OpenBLAS/MKL "
+        "env) in the main series; a full run adds a 1-thread series at homework size "
+        "(default: the machine's cores)",
+    )
 
 
 def run(args) -> int:
     from harness.bench import results, runner
 
+    if args.compare:
+        return _compare(*args.compare)
     unknown = [b for b in args.backend if b not in runner.known_names()]
     if unknown:
         print(
@@ -80,21 +100,42 @@ def _run_all(args) -> tuple[list[str], Path]:
         "device": args.device,
     }
     bar, parts, failed, groups = progress.Progress(), [], [], {}
+    planned = runner.plan(args.backend)
+    for group in planned:
+        group.threads = args.threads
+    if not args.quick and (not args.size or "homework" in args.size):
+        planned += runner.single_thread(planned)
     try:
-        for group in runner.plan(args.backend):
-            groups[group.library] = {"backends": group.backends, "skipped": group.skipped}
+        for group in planned:
+            groups[group.name] = {
+                "backends": group.backends,
+                "skipped": group.skipped,
+                "threads": group.threads,
+            }
             if group.skipped:
-                bar.note(f"{group.library}: skipped ({group.skipped})")
+                bar.note(f"{group.name}: skipped ({group.skipped})")
                 continue
             ok, part = runner.run_group(group, options, args.out, bar)
             parts += [part] if part else []
-            failed += [] if ok else [group.library]
+            failed += [] if ok else [group.name]
     finally:
         bar.close()
     skipped = [f"{lib}: {why}" for lib, g in groups.items() if (why := g["skipped"])]
     merged = results.merge(parts, args.out / "bench.json", groups, skipped + bar.skipped)
     print(f"wrote {merged} ({len(bar.skipped)} benchmarks skipped, listed in the report)")
     return failed, merged
+
+
+def _compare(old: Path, new: Path) -> int:
+    from harness.bench import compare, results
+
+    for path in (old, new):
+        if not path.is_file():
+            print(f"harness: error: --compare: no such file {path}", file=sys.stderr)
+            return 2
+    changes = compare.changes(results.load(old), results.load(new))
+    print(compare.report(changes, old, new))
+    return 1 if any(c.regressed for c in changes) else 0
 
 
 def _render(data, out: Path) -> int:

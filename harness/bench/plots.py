@@ -13,8 +13,12 @@ DTYPES = ("float32", "float64")
 def write_all(results: Results, out: Path) -> list[Path]:
     import matplotlib
 
+    from harness.bench import grid
+
     matplotlib.use("Agg")
-    return [step_time(results, out / "step_time.png"), overhead(results, out / "overhead.png")]
+    written = [step_time(results, out / "step_time.png"), overhead(results, out / "overhead.png")]
+    heatmap = grid.heatmap(results, out / "grid.png")
+    return written + ([heatmap] if heatmap else [])
 
 
 def step_time(results: Results, path: Path) -> Path:

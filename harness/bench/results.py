@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.bench.stability import Interleaved
+
 SHAPES = {
     "homework": (2, 3, 4, 2),
     "medium": (256, 784, 256, 10),
@@ -38,6 +40,16 @@ class Record:
     """min / min of the native step of its library, from A-B-B-A blocks in one process."""
     interleaved_vs_harness: float | None = None
     """For a rival: its min / min of the harness step of its library, interleaved likewise."""
+    interleaved: dict | None = field(default=None, compare=False, hash=False)
+    """The interleaved measurement behind either ratio, summarised (stability.Interleaved);
+    None in runs from before the stability checks."""
+    threads: int = 0
+    """Threads the libraries were told to use; 0: their default (runs before issue 11)."""
+    series: str = ""
+    """"" for the main run, "1-thread" for the single-thread series."""
+    batch: int = 0
+    width: int = 0
+    """For the shape grid: batch and width (D_in = H)."""
     stats: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -52,6 +64,16 @@ class Record:
     def iqr(self) -> float:
         return self.stats["iqr"]
 
+    @property
+    def measurement(self) -> Interleaved | None:
+        return Interleaved.from_json(self.interleaved) if self.interleaved else None
+
+    @property
+    def problems(self) -> list[str]:
+        """Why its interleaved ratio is unstable (stability.judge); [] if stable or unchecked."""
+        measured = self.measurement
+        return measured.problems if measured else []
+
 
 @dataclass
 class Results:
@@ -61,6 +83,9 @@ class Results:
     """"what: why" of everything the run could not time."""
 
     def of(self, kind: str, **match) -> list[Record]:
+        """Records of `kind` whose fields equal `match`; from the main series unless `series`
+        is given."""
+        match.setdefault("series", "")
         return [
             r
             for r in self.records
@@ -82,7 +107,14 @@ class Results:
         if record.role == "rival" or (record.role == "native" and not record.flavour):
             return None
         flavour = "fused" if record.flavour == "fused" else ""
-        for r in self.of(record.kind, size=record.size, dtype=record.dtype, library=record.library):
+        peers = self.of(
+            record.kind,
+            size=record.size,
+            dtype=record.dtype,
+            library=record.library,
+            series=record.series,
+        )
+        for r in peers:
             if r.role == "native" and r.flavour == flavour and r is not record:
                 return r
         return None
@@ -92,8 +124,14 @@ class Results:
         return record.min / native.min if native else None
 
     def to_fastest(self, record: Record) -> float:
-        peers = self.of(record.kind, size=record.size, dtype=record.dtype)
+        peers = self.of(record.kind, size=record.size, dtype=record.dtype, series=record.series)
         return record.min / min(r.min for r in peers)
+
+
+def sample_spread(r: Record) -> float:
+    """How far a record's fastest tenth of rounds (the first quartile in runs from before
+    issue 11) reaches above its fastest round: the noise of its minimum."""
+    return r.stats.get("p10", r.stats.get("q1", r.min)) / r.min - 1
 
 
 def load(path: Path) -> Results:
@@ -117,7 +155,9 @@ def merge(parts: list[Path], out: Path, groups: dict[str, dict], skipped: list[s
         process = part.stem
         for bench in data["benchmarks"]:
             bench.setdefault("extra_info", {})["process"] = process
-            bench["stats"].pop("data", None)  # every round's time: kept in raw/ only
+            rounds = sorted(bench["stats"].pop("data", None) or [])  # kept in raw/ only
+            if rounds:
+                bench["stats"]["p10"] = rounds[len(rounds) // 10]
         merged["benchmarks"] += data["benchmarks"]
         info = data.get("machine_info", {})
         extra = info.pop("xp_harness", {})

@@ -12,7 +12,7 @@ import importlib.util
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import plugins
@@ -22,8 +22,11 @@ NATIVE_LIBRARIES = ("numpy", "torch", "jax")
 RIVALS = {"keras-jax": "jax", "keras-torch": "torch"}
 TIMING = {
     True: ["--benchmark-max-time=0.05", "--benchmark-min-rounds=3"],
-    False: ["--benchmark-max-time=1.0", "--benchmark-min-rounds=7"],
+    False: ["--benchmark-max-time=0.5", "--benchmark-min-rounds=7"],
 }
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+SINGLE_THREAD = "1-thread"
+SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
 @dataclass
@@ -33,13 +36,35 @@ class Group:
     library: str
     backends: list[str] = field(default_factory=list)
     skipped: str = ""
+    threads: int = 0
+    """Threads every library in the process is told to use; 0: leave them be."""
+    series: str = ""
+    """"" for the main run; SINGLE_THREAD for the homework series on one thread."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.library}-{self.series}" if self.series else self.library
 
     @property
     def env(self) -> dict[str, str]:
         extra = {PROGRESS_ENV: "1"}
         if self.library in RIVALS:
             extra["KERAS_BACKEND"] = RIVALS[self.library]
+        if self.threads:
+            extra.update(dict.fromkeys(THREAD_ENV, str(self.threads)))
+        if self.threads == 1:
+            flags = os.environ.get("XLA_FLAGS", "")
+            extra["XLA_FLAGS"] = f"{flags} {SINGLE_THREAD_XLA}".strip()
         return {**os.environ, **extra}
+
+
+def single_thread(groups: list[Group]) -> list[Group]:
+    """The 1-thread series: each native library's process again, one thread, homework only."""
+    return [
+        replace(g, backends=list(g.backends), threads=1, series=SINGLE_THREAD)
+        for g in groups
+        if g.library in NATIVE_LIBRARIES and not g.skipped
+    ]
 
 
 def known_names() -> list[str]:
@@ -98,11 +123,15 @@ def command(group: Group, options: dict, json_path: Path) -> list[str]:
         f"--benchmark-json={json_path}",
         "--bench-device",
         options["device"],
+        "--bench-threads",
+        str(group.threads),
         *TIMING[options["quick"]],
     ]
+    if group.series:  # the step at homework size only; torch.compile left to the main run
+        args += ["--bench-series", group.series, "-k", "bench_step and not compile"]
     for name in group.backends if options["backends"] else ():
         args += ["--bench-backend", name]
-    for size in options["sizes"]:
+    for size in ("homework",) if group.series else options["sizes"]:
         args += ["--bench-size", size]
     for dtype in options["dtypes"]:
         args += ["--bench-dtype", dtype]
@@ -113,10 +142,7 @@ def command(group: Group, options: dict, json_path: Path) -> list[str]:
 
 def run_group(group: Group, options: dict, out: Path, progress) -> tuple[bool, Path | None]:
     """Run one group's process: whether it succeeded, and its JSON if it timed anything."""
-    json_path, log_path = (
-        out / "raw" / f"{group.library}.json",
-        out / "logs" / f"{group.library}.log",
-    )
+    json_path, log_path = (out / "raw" / f"{group.name}.json", out / "logs" / f"{group.name}.log")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.unlink(missing_ok=True)
@@ -132,9 +158,9 @@ def run_group(group: Group, options: dict, out: Path, progress) -> tuple[bool, P
             before, mark, event = line.partition(PROGRESS_MARK)
             log.write(before if mark else line)
             if mark:
-                progress.event(group.library, event.split())
+                progress.event(group.name, event.split())
         code = proc.wait()
     if code not in (0, 5):
         tail = log_path.read_text().splitlines()[-15:]
-        progress.note(f"{group.library}: pytest exited {code}; see {log_path}\n" + "\n".join(tail))
+        progress.note(f"{group.name}: pytest exited {code}; see {log_path}\n" + "\n".join(tail))
     return code in (0, 5), (json_path if json_path.exists() else None)

@@ -1,14 +1,17 @@
-"""The Markdown report: step time by size, training loop, compile time, GEMM rate, targets."""
+"""The Markdown report: step time by size, the shape grid, the 1-thread series, training loop,
+compile time, GEMM rate, targets, and every figure that failed its stability checks."""
 
 from __future__ import annotations
 
-from harness.bench import fmt
+from harness.bench import fmt, grid
 from harness.bench.results import SHAPES, SIZE_ORDER, Record, Results
 from harness.bench.targets import rows as target_rows
 
 X = fmt.TIMES
 
 ROLE_ORDER = {"harness": 0, "native": 1, "rival": 2}
+RETRIES = 2
+"""As bench/timing.py: measurements taken again after one that fails its checks."""
 
 
 def report(results: Results) -> str:
@@ -19,12 +22,16 @@ def report(results: Results) -> str:
         "(interleaved) from A-B-B-A blocks of calls alternating the two, each block's mean per "
         "call, fastest block against fastest block; (min) from the fastest samples of the two "
         f"benchmarks, taken one after the other. {X} fastest and {X} floor are of fastest "
-        "samples; the floor is the step's matmul FLOPs at the fastest GEMM rate of this run.",
+        "samples; the floor is the step's matmul FLOPs at the fastest GEMM rate of this run. "
+        f"native is the library's idiomatic step, same-ops the Array-API operations written in "
+        f"it. An interleaved ratio marked `?` failed its stability checks after "
+        f"{RETRIES + 1} measurements (listed under *Unstable figures*) and is never a verdict.",
     ]
     parts += [_step_table(results, size) for size in SIZE_ORDER if results.of("step", size=size)]
+    parts += [_single_thread(results), grid.table(results)]
     parts += [_rival_table(results), _train_table(results), _compile_table(results)]
     parts += [_gemm_table(results)]
-    parts += [_targets_table(results), _skipped(results)]
+    parts += [_targets_table(results), _unstable(results), _skipped(results)]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -54,11 +61,15 @@ def machine(results: Results) -> str:
     return "\n".join(lines)
 
 
-def _step_table(results: Results, size: str) -> str:
+def _step_table(results: Results, size: str, series: str = "") -> str:
     b, d_in, h, d_out = SHAPES[size]
-    records = sorted(results.of("step", size=size), key=_order)
+    records = sorted(results.of("step", size=size, series=series), key=_order)
+    if not records:
+        return ""
     flops = records[0].flops
     head = f"### {size}: B={b}, D_in={d_in}, H={h}, D_out={d_out}; {flops:,} FLOPs a step"
+    if series:
+        head = f"## {size}, {series} series"
     lines = _header(
         "variant",
         "dtype",
@@ -75,13 +86,46 @@ def _step_table(results: Results, size: str) -> str:
         lines.append(
             _row(
                 *_timing(r),
-                fmt.ratio(r.interleaved_to_native),
+                checked(r.interleaved_to_native, r),
                 fmt.ratio(results.to_native(r)),
                 fmt.ratio(results.to_fastest(r)),
                 fmt.ratio(r.min / floor if floor else None),
             )
         )
     return head + "\n\n" + "\n".join(lines)
+
+
+def checked(value: float | None, record: Record) -> str:
+    """An interleaved ratio, with `?` when its measurement failed the stability checks."""
+    return fmt.ratio(value) + (" ?" if value is not None and record.problems else "")
+
+
+def _single_thread(results: Results) -> str:
+    """The homework step with every library on one thread, its own processes."""
+    table = _step_table(results, "homework", "1-thread")
+    if not table:
+        return ""
+    note = (
+        "Each library told to use one thread (torch.set_num_threads(1), OMP_NUM_THREADS, "
+        "OPENBLAS_NUM_THREADS, MKL_NUM_THREADS = 1, XLA without its thread pool), in "
+        "processes of its own: at this size a second thread only costs a fork and a join."
+    )
+    head, _, body = table.partition("\n\n")
+    return f"{head}\n\n{note}\n\n{body}"
+
+
+def _unstable(results: Results) -> str:
+    """Every figure whose measurement failed the stability checks, with the reasons."""
+    records = [r for r in results.records if r.problems]
+    if not records:
+        return ""
+    lines = [
+        f"- {r.label}, {r.size}, {r.dtype}{', ' + r.series if r.series else ''}: "
+        f"{fmt.ratio(r.measurement.ratio)} after {r.measurement.attempts} measurements; "
+        + "; ".join(r.problems)
+        for r in sorted(records, key=lambda r: (r.kind, r.label, r.size, r.dtype, r.series))
+    ]
+    return "## Unstable figures\n\n" + "\n".join(lines)
 
 
 def _rival_table(results: Results) -> str:
@@ -97,7 +141,8 @@ def _rival_table(results: Results) -> str:
     lines = _header("rival", "harness backend", "size", "dtype", "Keras / harness")
     for r in sorted(records, key=lambda r: (r.name, r.dtype, SIZE_ORDER.index(r.size))):
         backend = r.name.removeprefix("keras-")
-        lines.append(_row(r.name, backend, r.size, r.dtype, fmt.ratio(r.interleaved_vs_harness)))
+        ratio = checked(r.interleaved_vs_harness, r)
+        lines.append(_row(r.name, backend, r.size, r.dtype, ratio))
     return head + "\n\n" + "\n".join(lines)
 
 
@@ -162,12 +207,15 @@ def _gemm_table(results: Results) -> str:
 
 
 def _targets_table(results: Results) -> str:
-    lines = _header("target", "size", "dtype", "figure", "limit", "verdict")
+    lines = _header("target", "size", "dtype", "figure", "limit", "verdict", "note")
     for row in target_rows(results):
         show = fmt.seconds if row.unit == "s" else fmt.ratio
         limit = ("≤ " if row.at_most else "≥ ") + show(row.limit)
-        lines.append(_row(row.target, row.size, row.dtype, show(row.figure), limit, row.verdict))
-    return "## Targets (issue 4)\n\n" + "\n".join(lines)
+        note = row.note or "; ".join(row.problems)
+        lines.append(
+            _row(row.target, row.size, row.dtype, show(row.figure), limit, row.verdict, note)
+        )
+    return "## Targets (issues 11 and 4)\n\n" + "\n".join(lines)
 
 
 def _skipped(results: Results) -> str:
