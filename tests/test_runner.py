@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +185,30 @@ def test_a_case_beyond_the_work_budget_is_refused(tmp_path, capsys):
     printed = capsys.readouterr()
     assert "0 cells" in printed.out and "forever.toml" in printed.err  # refused, not run
     assert cli.main(["cases", "--cases", str(tmp_path), "--max-work", "1e11"]) == 0
+
+
+def test_under_pytest_a_crashing_plugin_is_failed_tests_not_a_dead_session(tmp_path):
+    """The matrix tests, in a fresh pytest session with two crashing plugins installed."""
+    dist = tmp_path / "xp_unruly-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: xp-unruly\nVersion: 0.1\n")
+    points = {k: UNRULY[k] for k in ("calls-os-exit", "segfaults")}
+    lines = "".join(f"{name} = {target}\n" for name, target in points.items())
+    (dist / "entry_points.txt").write_text(f"[harness.backends]\n{lines}")
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(tests)])}
+    selected = "task1-forward and (numpy or calls-os-exit or segfaults)"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", selected]
+    result = subprocess.run(
+        [*command, str(tests / "test_cases.py")],
+        env=env,
+        cwd=tests.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "4 failed, 2 passed" in summary, result.stdout[-3000:]
+    assert "the worker died: exit status 3" in result.stdout
+    assert "the worker died: killed by SIGSEGV" in result.stdout
