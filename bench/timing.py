@@ -12,15 +12,13 @@ import gc
 import time
 from contextlib import contextmanager
 
-from harness.bench.stability import Interleaved, summarise
+from harness.bench.stability import RETRIES, Interleaved, summarise
 
 PAUSE_S = 0.2
 WARMUP_CALLS, WARMUP_S = 3, 0.05
 BLOCK_S = 0.002
 """An interleaved block repeats a call until it takes about this long."""
 MIN_CYCLES = 3
-RETRIES = 2
-"""Measurements taken again after one that fails the stability checks."""
 
 
 def warm_up(call) -> None:

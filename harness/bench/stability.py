@@ -33,6 +33,8 @@ PLAUSIBLE = (0.2, 1000.0)
 ANCHOR_LIMIT = 1.5
 """Alternating two steps legitimately costs each some cache: at 2 µs blocks the measured side
 runs up to about 1.4x its fastest alone on this machine; a disturbed side runs 4-100x."""
+RETRIES = 2
+"""Measurements taken again after one that fails the checks (bench/timing.py)."""
 MIN_BLOCKS = 4
 """Blocks a side needs, at least, for its spread to mean anything."""
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from harness.bench import fmt, grid
 from harness.bench.results import SHAPES, SIZE_ORDER, Record, Results
+from harness.bench.stability import RETRIES
 from harness.bench.targets import rows as target_rows
 
 X = fmt.TIMES
 
 ROLE_ORDER = {"harness": 0, "native": 1, "rival": 2}
-RETRIES = 2
-"""As bench/timing.py: measurements taken again after one that fails its checks."""
 
 
 def report(results: Results) -> str:
