@@ -1,5 +1,6 @@
 """The pytest plugin: registered as `pytest11`, inert in an unrelated session, and its `xp`
-fixture and markers as another project sees them (run through pytester, in this process)."""
+fixture and markers as another project sees them (pytester, in a subprocess: an array library
+imported by an in-process run would be dropped from sys.modules, and NumPy cannot load twice)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def _outcomes(result) -> dict[str, str]:
 def test_xp_runs_once_per_selected_library_and_dtype(pytester, monkeypatch):
     monkeypatch.setenv("HARNESS_BACKENDS", "numpy,array-api-strict")
     pytester.makepyfile(test_theirs=XP_TESTS)
-    result = pytester.runpytest("-v", "--strict-markers", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-v", "--strict-markers", "-p", "no:cacheprovider")
     outcomes = _outcomes(result)
     assert outcomes == {
         "test_sum[array-api-strict-float32]": "PASSED",
@@ -100,7 +101,9 @@ def test_xp_runs_once_per_selected_library_and_dtype(pytester, monkeypatch):
 def test_the_option_wins_over_the_environment(pytester, monkeypatch):
     monkeypatch.setenv("HARNESS_BACKENDS", "numpy")
     pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
-    result = pytester.runpytest("--collect-only", "-q", "--harness-backend", "array_api_strict")
+    result = pytester.runpytest_subprocess(
+        "--collect-only", "-q", "--harness-backend", "array_api_strict"
+    )
     assert "test_theirs.py::test_one[array-api-strict]" in result.stdout.lines
 
 
@@ -108,7 +111,7 @@ def test_xp_takes_one_backend_per_library(pytester, monkeypatch):
     """13 backends may come from a handful of libraries: one parameter each, by library name."""
     monkeypatch.delenv("HARNESS_BACKENDS", raising=False)
     pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
-    result = pytester.runpytest("--collect-only", "-q")
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
     ids = sorted(line.split("[", 1)[1][:-1] for line in result.stdout.lines if "[" in line)
     loaded = [plugins.load(name) for name in plugins.discover()]
     libraries = {b.library for b in loaded if b.library != "?"}
@@ -130,7 +133,7 @@ def test_jax_float64_is_scoped_to_the_test(pytester):
             assert not jax.config.jax_enable_x64
         """
     )
-    result = pytester.runpytest("-p", "no:randomly", "--harness-backend", "jax")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--harness-backend", "jax")
     result.assert_outcomes(passed=3)
 
 
@@ -144,7 +147,7 @@ def test_a_marker_without_a_reason_is_a_usage_error(pytester):
             pass
         """
     )
-    result = pytester.runpytest("--harness-backend", "numpy")
+    result = pytester.runpytest_subprocess("--harness-backend", "numpy")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "test_one[numpy]: @skip_xp(...) needs reason=" in result.stderr.str()
 
@@ -158,6 +161,6 @@ def test_a_marker_without_a_reason_is_a_usage_error(pytester):
 )
 def test_a_bad_selection_is_a_one_line_usage_error(pytester, option, message):
     pytester.makepyfile(test_theirs="def test_one(xp, xp_dtype):\n    pass\n")
-    result = pytester.runpytest(*option)
+    result = pytester.runpytest_subprocess(*option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
