@@ -200,7 +200,7 @@ def _runner(args):
 
 def _gradcheck(runner, cases, names, dtypes):
     """Print the three-way check as its rows arrive; return them."""
-    from harness import gradcheck, plugins, report, workers
+    from harness import gradcheck, plugins, report
 
     if all(run.task.kind == "forward" for case in cases for run in case.runs):
         return []
@@ -211,8 +211,25 @@ def _gradcheck(runner, cases, names, dtypes):
     pairings = gradcheck.pairings(selected, registered)
     print(f"\n{report.gradcheck_header()}", flush=True)
 
+    asked = [
+        (backend.name, case.path, run.name, dtype)
+        for case in cases
+        for run in case.runs
+        if run.task.kind != "forward"
+        for pairing in pairings
+        for backend in (pairing.manual, pairing.autograd)
+        if backend is not None
+        for dtype in dtypes
+        if dtype in backend.dtypes
+    ]
+    unique = list(dict.fromkeys(asked))
+    found = dict(zip(unique, runner.gradients(unique), strict=True))  # backends in parallel
+
     def gradient(info, case, run, dtype):
-        return runner.call(info.name, workers.gradient, runner.source(case.path), run.name, dtype)
+        result = found[info.name, case.path, run.name, dtype]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def show(check) -> None:
         print(report.gradcheck_row(check), flush=True)

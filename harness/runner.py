@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +140,30 @@ class CellRunner:
         `on_cell(index, cell)` is called as each cell finishes (from a worker thread, one call
         at a time); the returned list is in the order of `tasks`, whatever `jobs` is.
         """
-        results: list[Cell | None] = [None] * len(tasks)
+        return self.map([(task[1], partial(self.cell, *task)) for task in tasks], on_cell)
+
+    def gradients(self, asked: Sequence[tuple[str, Path, str, str]]) -> list[Any]:
+        """(backend, case file, run, dtype) -> that backend's gradient at the run's first step,
+        or the exception that stopped it; backends in parallel."""
+
+        def gradient(backend: str, path: Path, run: str, dtype: str):
+            try:
+                return self.call(backend, workers.gradient, self.source(path), run, dtype)
+            except Exception as exc:  # the gradient check reports it as that check's error
+                return exc
+
+        return self.map([(key[0], partial(gradient, *key)) for key in asked])
+
+    def map(
+        self,
+        jobs: Sequence[tuple[str, Callable[[], Any]]],
+        on_done: Callable[[int, Any], None] | None = None,
+    ) -> list[Any]:
+        """Run each (backend, job): `self.jobs` backends at a time, each backend's jobs in
+        order; results in the order given. Ctrl-C ends every worker at once."""
+        results: list[Any] = [None] * len(jobs)
         by_backend: dict[str, list[int]] = {}
-        for index, (_, backend, _) in enumerate(tasks):
+        for index, (backend, _) in enumerate(jobs):
             by_backend.setdefault(backend, []).append(index)
         report = threading.Lock()
 
@@ -149,16 +171,15 @@ class CellRunner:
             for index in indices:
                 if self._stopping:
                     return
-                case_path, backend, dtype = tasks[index]
-                results[index] = cell = self.cell(case_path, backend, dtype)
-                if on_cell and not self._stopping:
+                results[index] = result = jobs[index][1]()
+                if on_done and not self._stopping:
                     with report:
-                        on_cell(index, cell)
+                        on_done(index, result)
 
         if self.jobs == 1:
             for indices in by_backend.values():
                 run_backend(indices)
-            return [cell for cell in results if cell is not None]
+            return results
         pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="harness-backend")
         try:
             for future in [pool.submit(run_backend, i) for i in by_backend.values()]:
@@ -169,4 +190,4 @@ class CellRunner:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
-        return [cell for cell in results if cell is not None]
+        return results
