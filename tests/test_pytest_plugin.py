@@ -164,3 +164,29 @@ def test_a_bad_selection_is_a_one_line_usage_error(pytester, option, message):
     result = pytester.runpytest_subprocess(*option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
+
+
+def test_an_unavailable_library_is_skipped_with_its_reason(
+    install_plugins, tmp_path, pytester, monkeypatch
+):
+    (tmp_path / "absent_library.py").write_text(
+        "from harness.manual import ManualBackend\n"
+        'backend = ManualBackend(name="absent", module="no_such_module", library="absent")\n'
+    )
+    install_plugins({"absent": "absent_library:backend"})
+    pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = pytester.runpytest_subprocess("-rs", "--harness-backend", "absent,numpy")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*absent unavailable (absent: cannot import no_such_module*"])
+
+
+def test_the_session_runner_is_a_fixture(pytester):
+    pytester.makepyfile(
+        test_theirs="""
+        def test_describe(harness_runner):
+            info = harness_runner.describe("numpy")
+            assert (info.name, info.library, info.available) == ("numpy", "numpy", True)
+        """
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
