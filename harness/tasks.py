@@ -51,22 +51,25 @@ def execute(backend, case: Case, run: Run, dtype: str, step: StepFn, guard: bool
 
     The backend receives fresh, read-only copies of the case's arrays; a run's x and y are
     converted once, not at every step. With `guard`, every step is checked afterwards for
-    having changed the params or batch it was handed (a `BadStepResult` naming the tensor).
+    having changed the params it was handed, and the run's x and y are checked at its end (a
+    `BadStepResult` naming the tensor).
     """
     with backend.numerics(dtype):
         convert = _Converter(backend, dtype)
         state = {name: convert(value) for name, value in case.params.items()}
         losses, last = [], None
         for index, batch in enumerate(batches(case.network, run)):
-            inputs = {k: convert(v, keep=k in ("x", "y")) for k, v in batch.items()}
-            before = _snapshot(backend, {**state, **inputs}) if guard else {}
+            inputs = {k: convert(v, k if k in ("x", "y") else "") for k, v in batch.items()}
+            before = _snapshot(backend, state) if guard else {}
             last = step(state, inputs)
             _check_step(last, state, index, backend, dtype)
             if guard:
-                _check_unchanged(backend, {**state, **inputs}, before, index)
+                _check_unchanged(backend, state, before, f"step {index + 1}")
             if run.task.kind == "train":
                 losses.append(last.loss)
                 state = {k: p - run.task.lr * last.grads[k] for k, p in state.items()}
+        if guard:
+            _check_unchanged(backend, *convert.kept(), "by the end of the run")
         return _collect(backend, run, last, state, losses, dtype)
 
 
@@ -75,16 +78,26 @@ class _Converter:
 
     def __init__(self, backend, dtype: str) -> None:
         self.backend, self.dtype = backend, dtype
-        self._kept: dict[tuple, object] = {}
+        self._kept: dict[tuple, tuple[str, object, np.ndarray]] = {}
 
-    def __call__(self, value: np.ndarray, keep: bool = False):
+    def __call__(self, value: np.ndarray, keep: str = ""):
+        """`keep` names a slice of x or y to convert once and check at the end of the run."""
         if not keep:
             return self.backend.from_numpy(fresh(value), self.dtype)
         # x and y batches are views of the run's arrays, alive for the whole run
         key = (value.__array_interface__["data"][0], value.shape, value.strides)
         if key not in self._kept:
-            self._kept[key] = self.backend.from_numpy(fresh(value), self.dtype)
-        return self._kept[key]
+            converted = self.backend.from_numpy(fresh(value), self.dtype)
+            held = np.array(self.backend.to_numpy(converted), copy=True)
+            slices = sum(name.startswith(keep) for name, _, _ in self._kept.values())
+            name = f"{keep} (batch {slices + 1})" if slices else keep
+            self._kept[key] = name, converted, held
+        return self._kept[key][1]
+
+    def kept(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+        """The converted x and y slices by name, and what each held when converted."""
+        converted = {name: value for name, value, _ in self._kept.values()}
+        return converted, {name: held for name, _, held in self._kept.values()}
 
 
 def fresh(value: np.ndarray) -> np.ndarray:
@@ -98,17 +111,13 @@ def _snapshot(backend, arrays: dict) -> dict[str, np.ndarray]:
     return {name: np.array(backend.to_numpy(value), copy=True) for name, value in arrays.items()}
 
 
-def _check_unchanged(backend, arrays: dict, before: dict[str, np.ndarray], index: int) -> None:
+def _check_unchanged(backend, arrays: dict, before: dict[str, np.ndarray], when: str) -> None:
     """A step must not write to its inputs: the harness trains and judges with them."""
     for name, value in arrays.items():
         now = np.asarray(backend.to_numpy(value))
         if now.shape != before[name].shape or now.tobytes() != before[name].tobytes():
-            what = "batch input" if _is_batch_key(name) else "param"
-            raise BadStepResult(f"step {index + 1}: the step changed its {what} {name} in place")
-
-
-def _is_batch_key(name: str) -> bool:
-    return name in ("x", "y") or name.startswith("mask.")
+            what = "batch input" if name[0] in "xy" else "param"
+            raise BadStepResult(f"{when}: the step changed its {what} {name} in place")
 
 
 def _collect(backend, run: Run, last, state, losses, dtype) -> Outcome:

@@ -25,6 +25,7 @@ UNRULY = {
         "segfaults": "segfaults",
         "hangs-in-make-step": "hangs_in_make_step",
         "writes-params": "writes_params",
+        "writes-batch": "writes_batch",
         "zero-copy": "zero_copy",
         "out-of-memory": "out_of_memory",
         "interrupts": "interrupts",
@@ -85,7 +86,7 @@ def test_a_hang_is_a_timeout_and_the_next_cell_still_runs(install_plugins, capsy
         assert cells[case, "numpy"]["status"] == "pass"
 
 
-@pytest.mark.parametrize("culprit", ["writes-params", "zero-copy"])
+@pytest.mark.parametrize("culprit", ["writes-params", "writes-batch", "zero-copy"])
 def test_a_step_that_writes_to_its_inputs_fails_and_harms_no_one(
     culprit, install_plugins, capsys, tmp_path
 ):
@@ -98,7 +99,9 @@ def test_a_step_that_writes_to_its_inputs_fails_and_harms_no_one(
         failed = cells[case, culprit]
         assert failed["status"] == "fail"
         if culprit == "writes-params":
-            assert "the step changed its param w1 in place" in failed["message"]
+            assert "step 1: the step changed its param w1 in place" in failed["message"]
+        elif culprit == "writes-batch":
+            assert "the run: the step changed its batch input x in place" in failed["message"]
         else:
             assert "the step wrote to an input it was handed" in failed["message"]
 

@@ -42,6 +42,11 @@ def _write_params(params, batch):
         value *= 0.5
 
 
+def _write_batch(params, batch):
+    """Standardises its input in place, as a careless data pipeline would."""
+    batch["x"][...] = 0.0
+
+
 def _raise(kind):
     def misdeed(params, batch):
         raise kind()
@@ -54,6 +59,7 @@ calls_os_exit = Bugged("calls-os-exit", step_bug=_before_step(lambda p, b: os._e
 segfaults = Bugged("segfaults", step_bug=_before_step(_segfault))
 hangs_in_make_step = Bugged("hangs-in-make-step", network_bug=_sleep_in_make_step)
 writes_params = Bugged("writes-params", step_bug=_before_step(_write_params))
+writes_batch = Bugged("writes-batch", step_bug=_before_step(_write_batch))
 out_of_memory = Bugged("out-of-memory", step_bug=_before_step(_raise(MemoryError)))
 interrupts = Bugged("interrupts", step_bug=_before_step(_raise(KeyboardInterrupt)))
 
