@@ -1,19 +1,15 @@
 """Checks that run inside a backend's worker (through `CellRunner.call`), beside its cells.
 
 Each function takes the backend object first, as `CellRunner.call` passes it, and returns
-plain picklable values: a list of problems (empty when the backend keeps the contract), or
-a `GradCheck`. Nothing here raises for a backend's fault; a crash is the runner's to report.
+plain picklable values: a list of problems, empty when the backend keeps the contract. A
+backend that raises or crashes here is reported by the runner, as for a cell.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from contextlib import suppress
-from pathlib import Path
 
 import numpy as np
-
-from harness import cases, gradcheck, plugins
 
 SAMPLE = np.arange(6.0).reshape(2, 3) / 4.0 - 0.5
 """A small array with fractions, negatives and zero: every value exact in float32 too."""
@@ -140,20 +136,3 @@ def _own_dtype(array) -> str | None:
         xp = array_namespace(array)
         return next(d for d in ("float32", "float64") if array.dtype == getattr(xp, d))
     return None
-
-
-def gradient_check(backend, case_path: Path, run: str, dtype: str) -> gradcheck.GradCheck:
-    """The three-way check of one run: this backend, its counterpart on the same library, fd."""
-    case = cases.load(Path(case_path))
-    case = dataclasses.replace(case, runs=tuple(r for r in case.runs if r.name == run))
-    registered = [plugins.load(name) for name in plugins.discover() if name != backend.name]
-    found = gradcheck.pairings([backend], registered)
-    if not found:
-        unavailable = gradcheck.GradCheck(case.name, backend.library, "-", "-", dtype, "skip")
-        unavailable.verdict = f"{backend.name} is not available"
-        return unavailable
-    return gradcheck.check(case, found[0], dtype, _CACHE)
-
-
-_CACHE: dict = {}
-"""Central differences and gradients, kept across the checks one worker runs."""

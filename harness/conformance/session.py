@@ -31,6 +31,9 @@ class HarnessSession:
     config: pytest.Config
     _runner: Any = field(default=None, repr=False)
     _cases: Any = field(default=None, repr=False)
+    _pairings: dict[str, Any] = field(default_factory=dict, repr=False)
+    gradients: dict = field(default_factory=dict, repr=False)
+    """The gradient check's cache: central differences and each backend's gradients."""
 
     def runner(self):
         """The CellRunner, started on first use: an unrelated session never starts one."""
@@ -60,6 +63,27 @@ class HarnessSession:
 
     def backends(self) -> list[str]:
         return selection.backends(self.config)
+
+    def pairing(self, backend: str):
+        """The backend and its counterpart of the other strategy on its library (or None),
+        as `harness run` pairs them: the counterparts are found by the runner's scout worker."""
+        if backend not in self._pairings:
+            from harness import gradcheck, plugins
+
+            runner = self.runner()
+            info = runner.describe(backend)
+            others = [name for name in plugins.discover() if name != backend]
+            registered = [info, *runner.survey(others, {info.library})] if info.available else []
+            found = gradcheck.pairings([info], registered) if registered else []
+            self._pairings[backend] = found[0] if found else None
+        return self._pairings[backend]
+
+    def gradient(self, info, case, run, dtype: str):
+        """One backend's gradient at a run's first step, computed in that backend's worker."""
+        (result,) = self.runner().gradients([(info.name, case.path, run.name, dtype)])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def is_slow(self, backend: str) -> bool:
         """Asked of the backend's worker: a plugin that crashes on import crashes only that."""

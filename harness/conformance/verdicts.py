@@ -6,10 +6,12 @@ parts from the float64 reference, the first-divergence report (`harness.diagnose
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from harness.conformance import checks
+from harness import gradcheck
 from harness.conformance.scoreboard import record
 from harness.conformance.session import CellSpec, state
 
@@ -38,23 +40,30 @@ def describe_cell(cell) -> str:
 
 
 def assert_gradient(request: pytest.FixtureRequest, spec: CellSpec) -> None:
-    """Manual, autograd (where the library has both) and central differences agree."""
+    """Manual, autograd (where the library has both) and central differences agree.
+
+    Paired as `harness run` pairs them; each backend's gradient comes from its own worker,
+    and the comparison (with the float64 central differences) is made here.
+    """
     if spec.error:
         pytest.fail(f"case file does not load: {spec.error}", pytrace=False)
-    runner = state(request.config).runner()
-    info = runner.describe(spec.backend)
+    session = state(request.config)
     row = f"{spec.case_path.stem}/{spec.run}"
-    if not info.available:
+    pairing = session.pairing(spec.backend)
+    if pairing is None:
         record(request.node, "gradient", row, spec.backend, spec.dtype)
-        pytest.skip(f"{spec.backend} unavailable: {info.reason}")
-    result = runner.call(spec.backend, checks.gradient_check, spec.case_path, spec.run, spec.dtype)
+        pytest.skip(f"{spec.backend} unavailable: {session.runner().describe(spec.backend).reason}")
+    case = next(c for c in session.cases()[0] if c.path == spec.case_path)
+    case = dataclasses.replace(case, runs=tuple(r for r in case.runs if r.name == spec.run))
+    result = gradcheck.check(case, pairing, spec.dtype, session.gradients, session.gradient)
     worst = _worst([c.max_abs for c in result.pairs.values()])
     record(request.node, "gradient", row, spec.backend, spec.dtype, worst=worst)
     if result.status == "skip":
         pytest.skip(result.verdict)
-    pairs = [f"  {key}: {c.describe()}" for key, c in result.pairs.items()]
     header = f"{row} {spec.dtype}: manual {result.manual}, autograd {result.autograd}"
-    assert result.status == "agree", "\n".join([f"{header}: {result.verdict}", *pairs])
+    pairs = [f"  {key}: {c.describe()}" for key, c in result.pairs.items()]
+    if result.status != "agree":
+        pytest.fail("\n".join([f"{header}: {result.verdict}", *pairs]), pytrace=False)
 
 
 def assert_protocol(request: pytest.FixtureRequest, spec: CellSpec, check) -> None:
