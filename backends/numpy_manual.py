@@ -5,10 +5,18 @@ from types import SimpleNamespace
 from harness.manual import ManualBackend
 
 
-def direct_reductions(xp):
+def direct_calls(xp):
     """NumPy's `sum` and `max` are Python functions that end in a ufunc's `reduce`: at homework
-    size that detour is half of each call. Call the reduce directly, same results."""
+    size that detour is half of each call. Call the reduce directly, same results. Likewise
+    `astype` on the host: the method, without array_api_compat's device check (1.2 -> 0.4 us)."""
     import numpy as np
+
+    compat_astype = xp.astype
+
+    def astype(x, dtype, /, *, copy=True, device=None):
+        if device is not None:
+            return compat_astype(x, dtype, copy=copy, device=device)
+        return x.astype(dtype, copy=copy)
 
     def sum(x, /, *, axis=None, dtype=None, keepdims=False):
         return np.add.reduce(x, axis=axis, dtype=dtype, keepdims=keepdims)
@@ -16,14 +24,14 @@ def direct_reductions(xp):
     def max(x, /, *, axis=None, keepdims=False):
         return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
-    return SimpleNamespace(**{**vars(xp), "sum": sum, "max": max})
+    return SimpleNamespace(**{**vars(xp), "sum": sum, "max": max, "astype": astype})
 
 
 def tuned(xp):
-    """Direct reductions, and NumPy's own kernels for the composites (numpy_kernels)."""
+    """Direct calls, and NumPy's own kernels for the composites (numpy_kernels)."""
     from harness_backends.numpy_kernels import delegate
 
-    return delegate(direct_reductions(xp))
+    return delegate(direct_calls(xp))
 
 
 backend = ManualBackend(name="numpy", module="numpy", library="numpy", tune=tuned)
