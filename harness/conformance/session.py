@@ -32,6 +32,7 @@ class HarnessSession:
     _runner: Any = field(default=None, repr=False)
     _cases: Any = field(default=None, repr=False)
     _pairings: dict[str, Any] = field(default_factory=dict, repr=False)
+    _slow: dict[str, bool] | None = field(default=None, repr=False)
     gradients: dict = field(default_factory=dict, repr=False)
     """The gradient check's cache: central differences and each backend's gradients."""
 
@@ -86,8 +87,19 @@ class HarnessSession:
         return result
 
     def is_slow(self, backend: str) -> bool:
-        """Asked of the backend's worker: a plugin that crashes on import crashes only that."""
-        return bool(getattr(self.runner().describe(backend), "slow", False))
+        """Asked of the runner's scout worker (once, for every selected backend), so that
+        collection starts no backend's worker; if a plugin kills the scout, of each backend's."""
+        if self._slow is None:
+            from harness.conformance import checks
+            from harness.workers import SCOUT
+
+            try:
+                self._slow = self.runner().call(SCOUT, checks.slow_flags, self.backends())
+            except Exception:  # a plugin that crashes on import: ask each backend's worker
+                self._slow = {}
+        if backend not in self._slow:
+            self._slow[backend] = bool(self.runner().describe(backend).slow)
+        return self._slow[backend]
 
     def cell_specs(self, gradients: bool) -> list[pytest.ParameterSet]:
         """Every case x backend x dtype (x gradient-bearing run), as ids pytest prints."""
