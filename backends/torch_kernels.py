@@ -3,6 +3,8 @@
 Shared by the torch backends (autograd, compiled, manual). Imported only when a torch step
 is made, so loading the plugins imports no torch. No entry for the cross-entropy: torch has no
 kernel for the seeds' -sum(t * log(p + eps)), and a fused log-softmax would drop the eps.
+torch.relu's gradient is 0 at x = 0, as the composition's; at x = NaN it passes dy (the
+composition's is 0), which only matters where the loss is NaN already.
 """
 
 from __future__ import annotations
