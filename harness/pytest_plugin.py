@@ -79,9 +79,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def _parametrize(metafunc: pytest.Metafunc) -> None:
     wanted = metafunc.fixturenames
-    if "xp" in wanted:
+    if "xp" in wanted and _ours(metafunc, "xp"):
         metafunc.parametrize("xp", list(_xp_state(metafunc.config)), indirect=True)
-    if "xp_dtype" in wanted:
+    if "xp_dtype" in wanted and _ours(metafunc, "xp_dtype"):
         from harness.conformance import selection
 
         metafunc.parametrize("xp_dtype", selection.dtypes(metafunc.config), indirect=True)
@@ -94,6 +94,21 @@ def _parametrize(metafunc: pytest.Metafunc) -> None:
         from harness.conformance.session import state
 
         metafunc.parametrize("harness_protocol", state(metafunc.config).protocol_specs())
+
+
+def _ours(metafunc: pytest.Metafunc, name: str) -> bool:
+    """True unless the project has an `xp` of its own (SciPy and array-api-extra do): a
+    fixture of that name closer to the test, or a parametrize mark naming it."""
+    definitions = getattr(metafunc, "_arg2fixturedefs", {}).get(name)  # pytest keeps it private
+    if not definitions or definitions[-1].func.__module__ != __name__:
+        return False
+    marks = metafunc.definition.iter_markers("parametrize")
+    return not any(name in _argnames(mark) for mark in marks)
+
+
+def _argnames(mark: pytest.Mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

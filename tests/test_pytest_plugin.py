@@ -190,3 +190,30 @@ def test_the_session_runner_is_a_fixture(pytester):
         """
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_a_project_with_an_xp_of_its_own_keeps_it(pytester):
+    """SciPy and array-api-extra define `xp` themselves: the plugin must leave theirs alone,
+    and a test that parametrizes `xp` by hand keeps its own values."""
+    pytester.makepyfile(
+        test_fixture="""
+        import pytest
+
+        @pytest.fixture(params=["mine"])
+        def xp(request):
+            return request.param
+
+        def test_fixture(xp):
+            assert xp == "mine"
+        """,
+        test_mark="""
+        import pytest
+
+        @pytest.mark.parametrize("xp", ["given"])
+        def test_parametrized(xp):
+            assert xp == "given"
+        """,
+    )
+    result = pytester.runpytest_subprocess("-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_fixture[[]mine[]] PASSED*"])
