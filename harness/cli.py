@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("backends", help="list backends: version, available or not, and why")
-    p.set_defaults(command=cmd_backends)
+    _runner_options(p)
+    p.set_defaults(command=cmd_backends, jobs=None, scheduler=None)
 
     p = sub.add_parser("cases", help="list the case registry")
     _cases_option(p)
@@ -115,14 +116,16 @@ def _runner_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_backends(args) -> int:
+    """Plugins are loaded and asked outside this process: one that crashes is listed as such."""
     from harness import plugins
 
-    for name in plugins.discover():
-        backend = plugins.load(name)
-        status = plugins.availability(backend)
-        state = "available" if status.available else f"unavailable: {status.reason}"
-        version = status.version or "-"
-        print(f"{name:<18} {backend.library:<18} {version:<14} {state}")
+    names = list(plugins.discover())
+    with _runner(args) as runner:
+        found = {info.name: info for info in runner.survey(names, None)}
+        infos = [found.get(name) or runner.describe(name) for name in names]
+    for info in infos:
+        state = "available" if info.available else f"unavailable: {info.reason}"
+        print(f"{info.name:<18} {info.library:<18} {info.version or '-':<14} {state}")
     return 0
 
 

@@ -92,18 +92,21 @@ class CellRunner:
             try:
                 known = self.call(backend, workers.describe)
             except BackendFault as exc:
-                known = BackendInfo.unavailable(backend, f"{exc.status}: {exc}")
+                known = BackendInfo.faulty(backend, exc)
             with self._lock:
                 self._infos[backend] = known
         return known
 
-    def survey(self, names: Sequence[str], libraries: set[str]) -> list[BackendInfo]:
-        """BackendInfo of the named backends that belong to `libraries`, found by one scout
-        worker; if the scout dies, each is described in its own worker."""
-        try:
-            found = self.call(workers.SCOUT, workers.survey, list(names), set(libraries))
-        except Exception:
-            found = [i for i in map(self.describe, names) if i.library in libraries]
+    def survey(self, names: Sequence[str], libraries: set[str] | None) -> list[BackendInfo]:
+        """BackendInfo of the named backends that belong to `libraries` (all when None), asked
+        one by one of a scout worker, which a plugin that crashes it cannot take others down
+        with; the libraries of other backends are never imported."""
+        found = []
+        for name in names:
+            try:
+                found += self.call(workers.SCOUT, workers.survey, [name], libraries)
+            except BackendFault as exc:
+                found.append(BackendInfo.faulty(name, exc))
         with self._lock:
             for info in found:
                 self._infos.setdefault(info.name, info)
@@ -120,6 +123,9 @@ class CellRunner:
     def cell(self, case_path: Path, backend: str, dtype: str) -> Cell:
         """One cell; never raises for a backend's fault, whatever the fault."""
         info = self.describe(backend)
+        if info.fault:  # loading or asking the plugin ended its worker
+            message = f"while loading the backend: {info.reason}"
+            return Cell(Path(case_path).stem, backend, dtype, info.fault, message)
         if not info.available:
             return Cell(Path(case_path).stem, backend, dtype, "skip", info.skip_reason())
         start = time.perf_counter()

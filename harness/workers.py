@@ -49,10 +49,13 @@ class BackendInfo:
     available: bool
     reason: str = ""
     version: str = ""
+    fault: str = ""
+    """"crashed" or "timeout" when asking the worker failed: its cells get that status."""
 
     @classmethod
-    def unavailable(cls, name: str, reason: str) -> BackendInfo:
-        return cls(name, "?", "autograd", ("float32", "float64"), False, False, reason)
+    def faulty(cls, name: str, fault: BackendFault) -> BackendInfo:
+        dtypes = ("float32", "float64")
+        return cls(name, "?", "autograd", dtypes, False, False, str(fault), fault=fault.status)
 
     def availability(self) -> Availability:
         return Availability(self.available, self.reason, self.version)
@@ -159,13 +162,13 @@ def describe(backend) -> BackendInfo:
     )
 
 
-def survey(_, names: list[str], libraries: set[str]) -> list[BackendInfo]:
-    """Load each plugin; describe those of the given libraries (the gradient check's
-    counterparts), without importing the library of any other."""
+def survey(_, names: list[str], libraries: set[str] | None) -> list[BackendInfo]:
+    """Load each plugin; describe those of the given libraries (all when None), without
+    importing the library of any other."""
     found = []
     for name in names:
         backend = _backend(name)
-        if str(getattr(backend, "library", "?")) in libraries:
+        if libraries is None or str(getattr(backend, "library", "?")) in libraries:
             found.append(describe(backend))
     return found
 

@@ -215,3 +215,18 @@ def test_under_pytest_a_crashing_plugin_is_failed_tests_not_a_dead_session(tmp_p
     assert "4 failed, 2 passed" in summary, result.stdout[-3000:]
     assert "the worker died: exit status 3" in result.stdout
     assert "the worker died: killed by SIGSEGV" in result.stdout
+
+
+def test_a_plugin_that_kills_its_import_is_crashed_not_skipped(install_plugins, capsys, tmp_path):
+    install_plugins({**UNRULY, "exits-on-import": "broken_backends.exits_on_import:backend"})
+    assert cli.main(["backends"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert rows["exits-on-import"].endswith("unavailable: the worker died: exit status 3")
+    assert rows["numpy"].rstrip().endswith(" available")
+    code, _, cells = harness_run(capsys, tmp_path, ["exits-on-import", "numpy"])
+    assert code == 1
+    for case in CASES:
+        assert cells[case, "numpy"]["status"] == "pass"
+        crashed = cells[case, "exits-on-import"]
+        assert crashed["status"] == "crashed"
+        assert crashed["message"] == "while loading the backend: the worker died: exit status 3"
