@@ -96,6 +96,27 @@ def all_cases(registry) -> dict[str, cases.Case]:
             "layer 2 (Linear) output grad",
             "layer 3 (Sigmoid) backward",
         ),
+        (  # issue 10: invisible at batch 1, where every case with a bias used to be
+            "bias-grad-averaged",
+            "batch-bias-se-mean",
+            "run batch, step 1 of 1",
+            "grad.b2",
+            "layer 2 (Linear) backward",
+        ),
+        (
+            "bias-grad-averaged",
+            "batch-all-layers-ce-mean",
+            "run batch, step 1 of 1",
+            "grad.b3",
+            "layer 5 (Linear) backward",
+        ),
+        (
+            "bias-grad-averaged",
+            "batch-all-layers-se-sum",
+            "run batch, step 1 of 1",
+            "grad.b3",
+            "layer 5 (Linear) backward",
+        ),
         (  # issue 10: reported at "layer 2 (Linear) output" in float32 under the old atol
             "nan-in-last-weight-grad",
             "mlp-regression",
@@ -182,6 +203,13 @@ def test_seed_002_bug_is_invisible_on_the_homework_inputs(broken, registry):
     )
     assert cell.status == "pass", cell.message
     assert cell.diagnosis is None
+
+
+def test_bias_averaged_over_the_batch_passes_every_case_with_batch_1(broken, registry):
+    """The bug issue 10 found no case for: before the batch cases, every cell passed."""
+    for name in ("mlp-regression", "task2-grad-sample-mean"):
+        cell = run_cell(registry[name], broken("bias-grad-averaged"), "float64", Reference())
+        assert cell.status == "pass", (name, cell.message)
 
 
 def test_a_correct_backend_has_no_divergence(registry, load_backend):
