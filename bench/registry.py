@@ -26,7 +26,7 @@ QUICK_GRID = ((1024,), (4,))
 GRID_LIBRARIES = ("numpy", "jax")
 """The harness backend named like each library, against that library's idiomatic step. torch
 is left out: its 30 cells would cost about two minutes of a run kept under fifteen."""
-INTERLEAVE_S = {True: 0.05, False: 0.5}
+INTERLEAVE_S = {True: 0.05, False: 0.4}
 """Seconds of interleaved blocks per measurement, quick run or full."""
 
 

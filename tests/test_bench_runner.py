@@ -42,6 +42,13 @@ def test_the_single_thread_series_is_homework_steps_on_one_thread(monkeypatch):
     assert main[1].threads == 2  # the main series is left as it was
 
 
+def test_kinds_select_benchmark_modules():
+    group = runner.Group("jax", ["jax"], threads=2)
+    command = runner.command(group, {**OPTIONS, "kinds": ["step", "grid"]}, "x.json")
+    assert command[command.index("-k") + 1] == "bench_step or bench_grid"
+    assert "-k" not in runner.command(group, OPTIONS, "x.json")
+
+
 def grid_record(batch: int, width: int, ratio: float, disturbed: bool = False) -> dict:
     native = [1e-4] * 20 if not disturbed else [1e-4] * 10 + [3e-4] * 10
     measured = stability.summarise([ratio * 1e-4] * 20, native[::-1])

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.bench.results import SIZE_ORDER as SIZES
 
 DTYPES = ("float32", "float64")
+KINDS = ("step", "grid", "gemm", "train", "compile", "rival")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="homework and medium sizes, few rounds, no torch.compile: a smoke run",
     )
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        choices=KINDS,
+        help="time only these kinds of benchmark (default: all): the step, the shape grid, "
+        "the GEMM rate, the training loop, compile time, the Keras rival",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -98,12 +107,14 @@ def _run_all(args) -> tuple[list[str], Path]:
         "dtypes": args.dtype,
         "quick": args.quick,
         "device": args.device,
+        "kinds": args.kind,
     }
     bar, parts, failed, groups = progress.Progress(), [], [], {}
     planned = runner.plan(args.backend)
     for group in planned:
         group.threads = args.threads
-    if not args.quick and (not args.size or "homework" in args.size):
+    wants_steps = not args.kind or "step" in args.kind
+    if not args.quick and wants_steps and (not args.size or "homework" in args.size):
         planned += runner.single_thread(planned)
     try:
         for group in planned:

@@ -22,7 +22,7 @@ NATIVE_LIBRARIES = ("numpy", "torch", "jax")
 RIVALS = {"keras-jax": "jax", "keras-torch": "torch"}
 TIMING = {
     True: ["--benchmark-max-time=0.05", "--benchmark-min-rounds=3"],
-    False: ["--benchmark-max-time=0.5", "--benchmark-min-rounds=7"],
+    False: ["--benchmark-max-time=0.4", "--benchmark-min-rounds=5"],
 }
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SINGLE_THREAD = "1-thread"
@@ -129,6 +129,8 @@ def command(group: Group, options: dict, json_path: Path) -> list[str]:
     ]
     if group.series:  # the step at homework size only; torch.compile left to the main run
         args += ["--bench-series", group.series, "-k", "bench_step and not compile"]
+    elif options.get("kinds"):
+        args += ["-k", " or ".join(f"bench_{kind}" for kind in options["kinds"])]
     for name in group.backends if options["backends"] else ():
         args += ["--bench-backend", name]
     for size in ("homework",) if group.series else options["sizes"]:
