@@ -86,6 +86,7 @@ def report(found: list[Change], old: Path, new: Path) -> str:
             "-" if c.ratio_noise is None else f"{c.ratio_noise:.1%}"
         )
         flags = [f for f, on in (("slower", c.slower), ("ratio up", c.ratio_up)) if on]
+        flags += ["unstable in new run"] if c.new.problems else []
         cells = (
             label,
             where,
@@ -97,7 +98,7 @@ def report(found: list[Change], old: Path, new: Path) -> str:
             fmt.ratio(c.new_ratio),
             "-" if c.ratio_change is None else f"{c.ratio_change:+.1%}",
             noise,
-            ", ".join(f"**{f}**" for f in flags),
+            ", ".join(f if f.startswith("unstable") else f"**{f}**" for f in flags),
         )
         lines.append("| " + " | ".join(cells) + " |")
     regressed = sum(c.regressed for c in found)
