@@ -44,7 +44,7 @@ class _CompiledObjective:
         objective = _own_code(
             lambda params, batch, taps: network.objective(xp, params, batch, taps)
         )
-        self._compiled = torch.compile(objective)
+        self._compiled = torch.compile(objective, dynamic=True)
 
     def objective(self, xp, params, batch, taps=None):
         return self._compiled(params, batch, taps)

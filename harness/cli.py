@@ -126,6 +126,8 @@ def cmd_backends(args) -> int:
     for info in infos:
         state = "available" if info.available else f"unavailable: {info.reason}"
         print(f"{info.name:<18} {info.library:<18} {info.version or '-':<14} {state}")
+        for warning in info.warnings:
+            print(f"    warning: {warning}")
     return 0
 
 

@@ -51,6 +51,8 @@ class BackendInfo:
     version: str = ""
     fault: str = ""
     """"crashed" or "timeout" when asking the worker failed: its cells get that status."""
+    warnings: tuple[str, ...] = ()
+    """Warnings the plugin's import or availability check gave (recorded, never raised)."""
 
     @classmethod
     def faulty(cls, name: str, fault: BackendFault) -> BackendInfo:
@@ -159,6 +161,7 @@ def describe(backend) -> BackendInfo:
         status.available,
         status.reason,
         status.version,
+        warnings=tuple(getattr(status, "warnings", ())),
     )
 
 
