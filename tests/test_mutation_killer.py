@@ -3,7 +3,9 @@ hand-written backward on plain NumPy with the Array-API compositions, must meet 
 golden, and its gradients must match central differences of its own loss.
 
 The goldens judge the forward and the loss (they were printed by the seeds or generated once,
-never recomputed here); the central differences judge every backward against its forward.
+never recomputed here); the central differences judge every backward against its forward. A
+float32 run catches promotion to float64, the trace check the names and values the
+first-divergence report reads, and one autograd backend (torch) the taps only autograd uses.
 Together they are what a mutant of harness/layers.py, harness/losses.py,
 harness/composites.py or the network's step must get past. Fast enough for the default run.
 
@@ -14,13 +16,15 @@ mutant, only the tests during which the mutated function was called, and a netwo
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
-from harness import cases, gradcheck
+from harness import cases, gradcheck, plugins
 from harness.compare import compare
 from harness.manual import REFERENCE
 from harness.tasks import execute
-from harness.tolerance import printed_slack
+from harness.tolerance import DEFAULT, printed_slack
 
 CASES = sorted(path.stem for path in cases.builtin_dir().glob("*.toml"))
 
@@ -48,3 +52,81 @@ def test_reference_backward_matches_central_differences(case_name):
         for name, grad in exact.grads.items():
             comparison = compare(f"{run.name}/grad.{name}", "fd", grad, fd[name], tol)
             assert comparison.ok, comparison.describe()
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_reference_in_float32_keeps_its_dtype_and_meets_every_golden(case_name):
+    """A mutant that promotes to float64 (`astype(x, None)`) is a bug a float64 run hides."""
+    case = cases.load(cases.builtin_dir() / f"{case_name}.toml")
+    step = REFERENCE.make_step(case.network, "float32")
+    for run in case.runs:
+        outcome = execute(REFERENCE, case, run, "float32", step)
+        assert not outcome.problems, outcome.problems
+        for name, golden in run.golden.items():
+            tol = case.tolerance_for("float32", golden).widened(printed_slack(golden.decimals))
+            value = outcome.tensors[name]
+            comparison = compare(f"{run.name}/{name}", "golden", value, golden.value, tol)
+            assert comparison.ok, comparison.describe()
+
+
+KINDS = {"linear": "Linear", "relu": "ReLU", "sigmoid": "Sigmoid", "softmax": "Softmax"}
+
+
+def expected_trace(spec: dict) -> list[str]:
+    """The trace names Network.trace documents, from the case file's own layer list."""
+    kinds = [KINDS.get(layer["type"], "Dropout") for layer in spec["layers"]]
+    params, number = {}, 0
+    for i, layer in enumerate(spec["layers"]):
+        if layer["type"] == "linear":
+            number += 1
+            params[i] = [f"grad.w{number}"] + ([f"grad.b{number}"] if layer.get("bias") else [])
+    names = [f"layer {i} ({kind}) output" for i, kind in enumerate(kinds)] + ["loss"]
+    for i in reversed(range(len(kinds))):
+        names += [f"layer {i} ({kinds[i]}) output grad", *params.get(i, [])]
+    return names
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_reference_trace_names_every_tensor_the_step_computes(case_name):
+    """The first-divergence report reads these names and values: each layer's output and
+    output gradient, in order, holding what the step returned."""
+    path = cases.builtin_dir() / f"{case_name}.toml"
+    case, spec = cases.load(path), tomllib.loads(path.read_text())["model"]
+    assert case.network.loss.kind == spec["loss"]["type"]
+    batch = gradcheck.first_batch(case, case.runs[0])
+    result = REFERENCE.make_step(case.network, "float64", trace=True)(case.params, batch)
+    assert list(result.trace) == expected_trace(spec)
+    last = len(spec["layers"]) - 1
+    assert result.trace[f"layer {last} ({case.network.layers[last].kind}) output"] is result.output
+    assert result.trace["loss"] is result.loss
+    assert all(result.trace[f"grad.{k}"] is v for k, v in result.grads.items())
+    for i, layer in enumerate(case.network.layers):
+        label = f"layer {i} ({layer.kind}) output"
+        assert result.trace[f"{label} grad"].shape == result.trace[label].shape, label
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_autograd_trace_matches_the_hand_written_one(case_name):
+    """Autograd reads d loss / d activation off zero taps added in Network.forward: a mutant
+    there (a tap subtracted, dropped) is caught only by an autograd backend (torch, float64)."""
+    torch_backend = plugins.load("torch") if "torch" in plugins.discover() else None
+    if torch_backend is None or not plugins.availability(torch_backend).available:
+        pytest.skip("torch unavailable")
+    case = cases.load(cases.builtin_dir() / f"{case_name}.toml")
+    run = case.runs[0]
+    if run.task.kind == "forward":
+        pytest.skip("a forward task has no gradients")
+    batch = gradcheck.first_batch(case, run)
+    expected = REFERENCE.make_step(case.network, "float64", trace=True)(case.params, batch).trace
+    with torch_backend.numerics("float64"):
+        step = torch_backend.make_step(case.network, "float64", trace=True)
+        convert = torch_backend.from_numpy
+        got = step(
+            {k: convert(v, "float64") for k, v in case.params.items()},
+            {k: convert(v, "float64") for k, v in batch.items()},
+        ).trace
+    assert list(got) == list(expected)
+    for name, value in expected.items():
+        actual = torch_backend.to_numpy(got[name])
+        comparison = compare(name, "reference", actual, value, DEFAULT["float64"])
+        assert comparison.ok, comparison.describe()
