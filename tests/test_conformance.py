@@ -165,3 +165,26 @@ def test_an_unknown_backend_is_a_usage_error(pytester):
     result = run_suite(pytester, "--harness-backend=nosuch")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "no backend named 'nosuch' (registered: " in result.stderr.str()
+
+
+def test_a_malformed_case_file_fails_its_own_tests_only(tmp_path, pytester):
+    chosen = tmp_path / "cases"
+    chosen.mkdir()
+    shutil.copy(CASES / "task1-forward.toml", chosen)
+    (chosen / "broken.toml").write_text('description = "no model"\n')
+    result = run_suite(
+        pytester,
+        "--harness-backend=numpy",
+        "--harness-dtype=float64",
+        f"--harness-cases={chosen}",
+        "-k",
+        "not protocol",
+        "-rf",
+    )
+    result.assert_outcomes(passed=1, failed=2)  # test_case and test_gradient of broken.toml
+    result.stdout.fnmatch_lines(
+        [
+            "case file does not load: */broken.toml: provenance: missing",
+            "FAILED *test_case[[]case-file-broken[]]*",
+        ]
+    )
