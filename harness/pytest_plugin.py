@@ -25,8 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--harness-backend",
         action="append",
         metavar="NAME",
-        help="backend (or, for `xp`, "
-        "library) to run; repeat or comma-separate; default $HARNESS_BACKENDS, else all",
+        help="backend to run (for `xp`: backend or library); repeat or comma-separate; "
+        "default $HARNESS_BACKENDS, else every registered one",
     )
     add(
         "--harness-dtype",
