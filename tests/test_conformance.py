@@ -188,3 +188,34 @@ def test_a_malformed_case_file_fails_its_own_tests_only(tmp_path, pytester):
             "FAILED *test_case[[]case-file-broken[]]*",
         ]
     )
+
+
+def test_a_crash_or_a_hang_fails_its_test_not_the_session(install, tmp_path, pytester):
+    """Each backend in its own worker: a segfault is a crashed cell, a hang a timed-out one."""
+    install(
+        {
+            "segfaults": "broken_backends.unruly:segfaults",
+            "hangs-in-make-step": "broken_backends.unruly:hangs_in_make_step",
+        }
+    )
+    chosen = tmp_path / "cases"
+    chosen.mkdir()
+    shutil.copy(CASES / "task1-forward.toml", chosen)
+    result = run_suite(
+        pytester,
+        "--harness-backend=segfaults,hangs-in-make-step,numpy",
+        "--harness-dtype=float64",
+        f"--harness-cases={chosen}",
+        "--harness-timeout=3",
+        "-k",
+        "not gradient",
+        "-rf",
+        module="harness.conformance.test_cases",
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "task1-forward on segfaults in float64: crashed: *SIGSEGV*",
+            "task1-forward on hangs-in-make-step in float64: timeout: ran past the 3 s limit*",
+        ]
+    )
