@@ -219,3 +219,21 @@ def test_a_crash_or_a_hang_fails_its_test_not_the_session(install, tmp_path, pyt
             "task1-forward on hangs-in-make-step in float64: timeout: ran past the 3 s limit*",
         ]
     )
+
+
+def test_under_xdist_the_controller_writes_every_workers_results(tmp_path, pytester):
+    pytest.importorskip("xdist")
+    result = run_suite(
+        pytester,
+        "-n",
+        "2",
+        "--harness-backend=numpy,array-api-strict",
+        f"--harness-report={tmp_path / 'board'}",
+        module="harness.conformance.test_backend_protocol",
+    )
+    result.assert_outcomes(passed=12)
+    doc = json.loads((tmp_path / "board.json").read_text())
+    assert doc["totals"] == {"pass": 12}
+    assert {(r["backend"], r["dtype"]) for r in doc["results"]} == {
+        (b, d) for b in ("numpy", "array-api-strict") for d in ("float32", "float64")
+    }
