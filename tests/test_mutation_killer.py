@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import tomllib
 
+import numpy as np
 import pytest
+from array_api_compat import numpy as plain
 
-from harness import cases, gradcheck, plugins
+from harness import cases, composites, gradcheck, plugins
 from harness.compare import compare
 from harness.manual import REFERENCE
 from harness.tasks import execute
@@ -130,3 +132,28 @@ def test_autograd_trace_matches_the_hand_written_one(case_name):
         actual = torch_backend.to_numpy(got[name])
         comparison = compare(name, "reference", actual, value, DEFAULT["float64"])
         assert comparison.ok, comparison.describe()
+
+
+def test_a_delegated_kernel_is_the_one_that_runs_and_gets_the_namespace():
+    """The dispatch to a backend's native kernels (harness.composites): each composite, and
+    the stop_gradient inside the softmax composition, reaches the kernel handed in, with the
+    namespace it was called with. (The reference has no kernels, so nothing above sees this.)"""
+    calls: list[tuple[str, object]] = []
+
+    def recording(name: str):
+        def run(xp, *args):
+            calls.append((name, xp))
+            return composites.COMPOSITIONS.get(name, lambda xp, x: x)(xp, *args)
+
+        return run
+
+    names = [*composites.COMPOSITIONS, *composites.PRIMITIVES]
+    xp = composites.delegating(plain, {name: recording(name) for name in names}, delegate=True)
+    x = np.array([[1.0, -2.0, 0.5]])
+    composites.relu(xp, x)
+    composites.sigmoid(xp, x)
+    composites.cross_entropy(xp, np.full_like(x, 0.5), x, 1e-7)
+    composites.softmax(xp, x)
+    ran = [name for name, _ in calls]
+    assert ran == ["relu", "sigmoid", "cross_entropy", "softmax", "stop_gradient"]
+    assert all(namespace is xp for _, namespace in calls)
