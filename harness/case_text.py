@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from harness.network import SpecError
+
 MAX_DEPTH = 32
 """Deepest nesting of tables and arrays a case file may use; real cases need about 7."""
 
@@ -26,6 +28,14 @@ def printable(text: str, keep: str = "") -> str:
         else ch
         for ch in text
     )
+
+
+def plain_text(text: str, where: str) -> str:
+    """Free text that `harness cases` and reports print: line breaks and tabs, but no other
+    control character (an ANSI escape would restyle the reader's terminal)."""
+    if printable(text, keep="\n\t\r") != text:
+        raise SpecError(where, f"holds a control character: {printable(text)[:60]!r}")
+    return text
 
 
 def too_deep(doc: Any) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness import network as net
-from harness.case_text import MAX_DEPTH, deepest_field, printable, too_deep
+from harness.case_text import MAX_DEPTH, deepest_field, plain_text, printable, too_deep
 from harness.network import SpecError, reject_unknown
 from harness.protocol import DTYPES
 from harness.recipes import build_arrays
@@ -150,7 +150,7 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     if printable(path.stem) != path.stem:
         raise SpecError("file name", "holds a control character (the name is the case name)")
     reject_unknown(doc, TOP_FIELDS, "")  # first: `[tasks]` is a typo, not a missing `[task]`
-    description = _require(doc, "description", str, "")
+    description = plain_text(_require(doc, "description", str, ""), "description")
     if not description.strip():
         raise SpecError("description", "is empty: say what the case checks")
     provenance = _provenance(_require(doc, "provenance", list, ""))
@@ -186,7 +186,7 @@ def _provenance(entries: list) -> list[dict[str, str]]:
         where = f"provenance[{i}]"
         reject_unknown(entry, PROVENANCE_FIELDS, where)
         for key in PROVENANCE_FIELDS:
-            if not _require(entry, key, str, where).strip():
+            if not plain_text(_require(entry, key, str, where), f"{where}.{key}").strip():
                 raise SpecError(f"{where}.{key}", "is empty")
     return entries
 
@@ -298,7 +298,7 @@ def _golden(entry: Any, where: str, shapes, case_tolerance: Mapping[str, Toleran
     decimals = _require(entry, "decimals", (int, str), where)
     if decimals != "repr" and not (isinstance(decimals, int) and decimals >= 0):
         raise SpecError(f"{where}.decimals", f'must be an integer or "repr", got {decimals!r}')
-    source = _require(entry, "source", str, where)
+    source = plain_text(_require(entry, "source", str, where), f"{where}.source")
     overrides = _tolerances(entry.get("tolerance", {}), f"{where}.tolerance", case_tolerance)
     why = "; ".join(e["why"] for e in entry.get("tolerance", {}).values())
     return Golden(value, None if decimals == "repr" else decimals, source, overrides, why)
@@ -315,7 +315,7 @@ def _tolerances(spec: Any, where: str, inherit: Mapping[str, Tolerance]) -> dict
         if dtype not in DTYPES:
             raise SpecError(here, f"unknown dtype (known: {', '.join(DTYPES)})")
         reject_unknown(entry, TOLERANCE_FIELDS, here)
-        _require(entry, "why", str, here)
+        plain_text(_require(entry, "why", str, here), f"{here}.why")
         base = inherit[dtype]
         rtol = _number(entry, "rtol", here, base.rtol)
         atol = _number(entry, "atol", here, base.atol)

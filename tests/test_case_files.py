@@ -422,3 +422,27 @@ def test_control_characters_in_a_file_name_are_escaped(tmp_path):
 def _toml_key(quoted: str) -> str:
     """A TOML basic-string key with its control characters written as TOML escapes."""
     return quoted.encode("unicode_escape").decode().replace("\\x", "\\u00")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('description = """\n', 'description = """\n\\u001b[2J', "description"),
+        (
+            'c9.txt"\nwhere = "Assignment 1"',
+            'c9.txt"\nwhere = "A\\u001b[31m 1"',
+            "provenance[0].where",
+        ),
+        (
+            'source = "seed 000, Assignment 1, NumPy"\n\n[golden.x2',
+            'source = "seed 000\\u0007"\n\n[golden.x2',
+            "golden.x1.output.source",
+        ),
+    ],
+    ids=["description", "provenance", "golden-source"],
+)
+def test_free_text_that_gets_printed_holds_no_control_character(tmp_path, old, new, field):
+    """`harness cases` prints the description: an ANSI escape there restyled the terminal."""
+    message = assert_case_error(edited(tmp_path, T1, (old, new)), field)
+    assert "holds a control character" in message
+    assert all(ch.isprintable() for ch in message)
