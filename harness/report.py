@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -69,7 +70,13 @@ def gradcheck_row(check) -> str:
     pairs = [check.pairs.get(key) for key in ("manual~autograd", "manual~fd", "autograd~fd")]
     errors = ["" if c is None else (_err(c.max_abs) or "nan") for c in pairs]
     values = (check.case, check.manual, check.autograd, check.dtype, check.status, *errors)
-    return f"{_row(values, GRADCHECK_WIDTHS):<{sum(GRADCHECK_WIDTHS) + 14}}  {check.verdict}"
+    line = f"{_row(values, GRADCHECK_WIDTHS):<{sum(GRADCHECK_WIDTHS) + 14}}  {check.verdict}"
+    sampled = {m.group(1) for c in pairs if c and (m := _SAMPLED.search(c.name))}
+    return f"{line} ({'; '.join(sorted(sampled))})" if sampled else line
+
+
+_SAMPLED = re.compile(r"\((fd sampled \d+ of [\d,]+ coordinates \(seed \d+\))\)")
+"""The note harness.gradcheck puts in a compared tensor's name when fd took a sample."""
 
 
 def summary(cells: Iterable[Cell]) -> str:

@@ -4,6 +4,7 @@ by a count of loss evaluations, and said to be sampled wherever it is compared."
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from broken_backends import bias_grad_averaged
 
 from harness import finite_differences as fdiff
-from harness import gradcheck
+from harness import gradcheck, report
 from harness import network as net
 from harness.cases import Case, Run, Task
 from harness.gradcheck import Pairing
@@ -94,3 +95,10 @@ def test_a_sampled_check_still_catches_a_wrong_bias_gradient(sampled_case):
     check = gradcheck.check(sampled_case, pairing, "float64")
     assert (check.status, check.verdict) == ("disagree", "manual disagrees with fd")
     assert check.pairs["manual~fd"].name.startswith("batch/grad.b")
+
+
+def test_the_gradcheck_row_says_the_check_sampled(sampled_case, load_backend):
+    check = gradcheck.check(sampled_case, Pairing("numpy", load_backend("numpy"), None), "float64")
+    row = report.gradcheck_row(check)
+    total = sum(p.size for p in sampled_case.params.values())
+    assert re.search(rf"manual agrees with fd \(fd sampled \d+ of {total:,} coordinates", row)
