@@ -14,6 +14,7 @@ import signal
 import tempfile
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,15 @@ class ProcessExecutor:
             return future.result()
         except pebble.ProcessExpired as exc:
             raise WorkerCrashed(f"the worker died: {exit_reason(exc.exitcode)}") from None
+        except BrokenProcessPool:  # it died starting up: the next call gets a fresh pool
+            with self._lock:
+                broken = self._pools.pop(backend, None)
+            if broken is not None:
+                broken.stop()
+            raise WorkerCrashed(
+                "the worker died as it started (an unguarded __main__ that runs the harness "
+                "again, under spawn?)"
+            ) from None
         except FutureTimeout as exc:
             if exc.args[:1] != ("Task timeout",):
                 raise  # the backend's own TimeoutError: an error of the cell
