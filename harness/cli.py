@@ -160,6 +160,7 @@ def cmd_run(args) -> int:
 
 def _run(args, runner, cases, skipped, names, dtypes) -> int:
     from harness import journal, progress, report
+    from harness.suspects import golden_suspects
 
     tasks = [(case.path, name, dtype) for case in cases for name in names for dtype in dtypes]
     meta = {"harness": __version__, "skipped_case_files": [str(error) for error in skipped]}
@@ -171,20 +172,35 @@ def _run(args, runner, cases, skipped, names, dtypes) -> int:
         out.add(index, cell)
         shown.done(index, cell)
 
-    cells = runner.cells(tasks, on_cell)
+    cells = runner.cells(tasks, on_cell, first=_slow_backends(runner, names))
     shown.finish()
     print(report.summary(cells))
     if skipped:
         print(f"{len(skipped)} case file(s) skipped, not run (reasons above, on stderr)")
     if diagnosed := report.divergences(cells):
         print(f"\n{diagnosed}")
+    if suspects := golden_suspects(cells, cases):
+        print(f"\n{suspects}")
     checks = _gradcheck(runner, cases, names, dtypes) if args.gradcheck else []
     versions = {name: runner.describe(name).version for name in names}
-    out.finish(backends=versions, gradcheck=[check.as_record() for check in checks])
+    records = [check.as_record() for check in checks]
+    out.finish(backends=versions, gradcheck=records, golden_suspects=suspects)
     if args.json:
         print(f"wrote {args.json}")
     failed = skipped or any(c.status in FAILED for c in cells)
     return 1 if failed or any(c.status in ("disagree", "error") for c in checks) else 0
+
+
+def _slow_backends(runner, names: list[str]) -> list[str]:
+    """Backends that declare themselves slow (torch-compile), started first so that the
+    others fill the remaining workers around them; asked of the scout, no library imported."""
+    from harness import workers
+
+    try:
+        flags = runner.call(workers.SCOUT, workers.slow_flags, names)
+    except Exception:  # a plugin that kills the scout: no ordering, the cells still run
+        return []
+    return [name for name in names if flags.get(name)]
 
 
 FAILED = ("fail", "error", "crashed", "timeout")

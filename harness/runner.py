@@ -139,14 +139,20 @@ class CellRunner:
         return cell
 
     def cells(
-        self, tasks: Sequence[Task], on_cell: Callable[[int, Cell], None] | None = None
+        self,
+        tasks: Sequence[Task],
+        on_cell: Callable[[int, Cell], None] | None = None,
+        first: Sequence[str] = (),
     ) -> list[Cell]:
         """Every task, backends in parallel, each backend's cells in order on its worker.
 
         `on_cell(index, cell)` is called as each cell finishes (from a worker thread, one call
-        at a time); the returned list is in the order of `tasks`, whatever `jobs` is.
+        at a time); the returned list is in the order of `tasks`, whatever `jobs` is. The
+        backends in `first` start before the others (the slowest, so that they do not finish
+        last alone).
         """
-        return self.map([(task[1], partial(self.cell, *task)) for task in tasks], on_cell)
+        jobs = [(task[1], partial(self.cell, *task)) for task in tasks]
+        return self.map(jobs, on_cell, first)
 
     def gradients(self, asked: Sequence[tuple[str, Path, str, str]]) -> list[Any]:
         """(backend, case file, run, dtype) -> that backend's gradient at the run's first step,
@@ -164,11 +170,12 @@ class CellRunner:
         self,
         jobs: Sequence[tuple[str, Callable[[], Any]]],
         on_done: Callable[[int, Any], None] | None = None,
+        first: Sequence[str] = (),
     ) -> list[Any]:
         """Run each (backend, job): `self.jobs` backends at a time, each backend's jobs in
         order; results in the order given. Ctrl-C ends every worker at once."""
         results: list[Any] = [None] * len(jobs)
-        by_backend: dict[str, list[int]] = {}
+        by_backend: dict[str, list[int]] = {name: [] for name in first}
         for index, (backend, _) in enumerate(jobs):
             by_backend.setdefault(backend, []).append(index)
         report = threading.Lock()

@@ -177,6 +177,15 @@ def survey(_, names: list[str], libraries: set[str] | None) -> list[BackendInfo]
     return found
 
 
+def slow_flags(_, names: list[str]) -> dict[str, bool]:
+    """Run in the runner's scout worker at collection: which backends declare `slow`, read
+    from the plugin objects without importing any array library or starting their workers."""
+    from harness import plugins
+
+    points = plugins.discover()
+    return {name: bool(getattr(plugins.load(name, points), "slow", False)) for name in names}
+
+
 def run_cell(backend, source: CaseSource, dtype: str):
     from harness import matrix
 

@@ -136,12 +136,3 @@ def _own_dtype(array) -> str | None:
         xp = array_namespace(array)
         return next(d for d in ("float32", "float64") if array.dtype == getattr(xp, d))
     return None
-
-
-def slow_flags(_, names: list[str]) -> dict[str, bool]:
-    """Run in the runner's scout worker at collection: which backends declare `slow`, read
-    from the plugin objects without importing any array library or starting their workers."""
-    from harness import plugins
-
-    points = plugins.discover()
-    return {name: bool(getattr(plugins.load(name, points), "slow", False)) for name in names}

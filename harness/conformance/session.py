@@ -90,11 +90,10 @@ class HarnessSession:
         """Asked of the runner's scout worker (once, for every selected backend), so that
         collection starts no backend's worker; if a plugin kills the scout, of each backend's."""
         if self._slow is None:
-            from harness.conformance import checks
-            from harness.workers import SCOUT
+            from harness import workers
 
             try:
-                self._slow = self.runner().call(SCOUT, checks.slow_flags, self.backends())
+                self._slow = self.runner().call(workers.SCOUT, workers.slow_flags, self.backends())
             except Exception:  # a plugin that crashes on import: ask each backend's worker
                 self._slow = {}
         if backend not in self._slow:
