@@ -181,6 +181,18 @@ def test_an_unavailable_library_is_skipped_with_its_reason(
     result.stdout.fnmatch_lines(["*absent unavailable (absent: cannot import no_such_module*"])
 
 
+def test_a_plugin_that_fails_to_import_is_skipped_with_its_reason_not_dropped(
+    install_plugins, tmp_path, pytester, monkeypatch
+):
+    (tmp_path / "broken_import.py").write_text("raise RuntimeError('no such build')\n")
+    install_plugins({"broken-import": "broken_import:backend"})
+    pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = pytester.runpytest_subprocess("-rs", "--harness-backend", "broken-import,numpy")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*plugin failed to import: RuntimeError: no such build*"])
+
+
 def test_the_session_runner_is_a_fixture(pytester):
     pytester.makepyfile(
         test_theirs="""

@@ -78,7 +78,9 @@ def libraries(names: Sequence[str], asked: Sequence[str]) -> dict[str, list[obje
     for name in names:
         backend = plugins.load(name)
         library = normalise_library(getattr(backend, "library", "?"))
-        if library == "?" or (wanted and not wanted & {normalise_library(name), library}):
+        if library == "?":  # a plugin that failed to load: shown, and skipped with its reason
+            library = normalise_library(name)
+        if wanted and not wanted & {normalise_library(name), library}:
             continue
         groups.setdefault(library, []).append(backend)
     if unmatched := wanted - set(groups) - {normalise_library(n) for n in names}:
