@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
-from harness.matrix import STATUSES, Cell, as_record
+from harness.matrix import STATUSES, Cell
 
 COLUMNS = (
     "case",
@@ -86,12 +84,6 @@ def summary(cells: Iterable[Cell]) -> str:
     return f"{len(cells)} cell{'' if len(cells) == 1 else 's'}: {parts}"
 
 
-def write_json(path: Path, cells: Iterable[Cell], meta: dict) -> None:
-    """One record per cell; non-finite numbers are written as the strings "nan", "inf"."""
-    doc = {**meta, "cells": [as_record(c) for c in cells]}
-    Path(path).write_text(json.dumps(_finite(doc), indent=1) + "\n")
-
-
 def seed_style(name: str, value: np.ndarray) -> str:
     """Print a tensor as the homework's NumPy cells did: `name : value` or `name : \\n[...]`."""
     if value.ndim == 0:
@@ -105,13 +97,3 @@ def _err(value: float) -> str:
 
 def _row(values, widths=WIDTHS) -> str:
     return "  ".join(f"{v!s:<{w}}" for v, w in zip(values, widths, strict=True)).rstrip()
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
