@@ -245,12 +245,12 @@ def _run(index, spec, task, network, arrays, golden_table, tolerance) -> Run:
     y = _data(spec, "y", arrays, where)[rows] if "y" in spec else None
     if x.shape[0] == 0:
         raise SpecError(f"{where}.rows", "selects no rows of x")
-    if x.ndim != 2 or x.shape[1] != network.in_features:
-        raise SpecError(
-            f"{where}.x", f"shape {x.shape}, model takes (batch, {network.in_features})"
-        )
+    try:
+        expect_y = network.output_shape(x.shape)
+    except ValueError as exc:
+        raise SpecError(f"{where}.x", str(exc)) from None
+    x = _token_ids(x, network, f"{where}.x") if network.takes.ids else x
     run_task = _task(spec.get("task", {}), network, f"{where}.task", task)
-    expect_y = (x.shape[0], network.out_features)
     if y is None and run_task.kind != "forward":
         raise SpecError(f"{where}.y", f"missing (a {run_task.kind} task needs targets)")
     if y is None:
@@ -259,7 +259,7 @@ def _run(index, spec, task, network, arrays, golden_table, tolerance) -> Run:
         raise SpecError(f"{where}.y", f"shape {y.shape}, model gives {expect_y}")
     if run_task.batch_size is not None and not 0 < run_task.batch_size <= x.shape[0]:
         raise SpecError(f"{where}.task.batch_size", f"must be in 1..{x.shape[0]}")
-    shapes = expected_shapes(run_task, network, x.shape[0])
+    shapes = expected_shapes(run_task, network, x.shape[0], expect_y)
     table = golden_table.get(name, {})
     if not isinstance(table, Mapping):
         raise SpecError(f"golden.{name}", "must be a table of tensors")
@@ -270,14 +270,18 @@ def _run(index, spec, task, network, arrays, golden_table, tolerance) -> Run:
     return Run(name, run_task, x, y, goldens)
 
 
-def expected_shapes(task: Task, network: net.Network, rows: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor a task computes, by name, with its shape."""
+def expected_shapes(
+    task: Task, network: net.Network, rows: int, output: tuple[int, ...] | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Every tensor a task computes, by name, with its shape (`output`: the run's output
+    shape; by default (rows, out_features))."""
     params = network.param_shapes
+    output = output or (rows, network.out_features)
     if task.kind == "forward":
-        return {"output": (rows, network.out_features)}
+        return {"output": output}
     if task.kind == "gradient":
         grads = {f"grad.{name}": shape for name, shape in params.items()}
-        return {"output": (rows, network.out_features), "loss": (), **grads}
+        return {"output": output, "loss": (), **grads}
     steps = task.epochs * -(-rows // (task.batch_size or rows))
     return {"step_losses": (steps,), **{f"final.{name}": s for name, s in params.items()}}
 
@@ -324,6 +328,16 @@ def _tolerances(spec: Any, where: str, inherit: Mapping[str, Tolerance]) -> dict
                 raise SpecError(f"{here}.{key}", f"must be >= 0, got {value!r}")
         result[dtype] = Tolerance(rtol, atol)
     return result
+
+
+def _token_ids(x: np.ndarray, network: net.Network, where: str) -> np.ndarray:
+    """x as int64 token ids: whole numbers in [0, vocab), or a SpecError naming the first not."""
+    vocab = network.takes.vocab
+    bad = np.argwhere((x != np.round(x)) | (x < 0) | (x >= vocab))
+    if bad.size:
+        at = tuple(int(i) for i in bad[0])
+        raise SpecError(where, f"token ids must be integers in [0, {vocab}), got {x[at]!r} at {at}")
+    return x.astype(np.int64)
 
 
 def _seed(spec: Any) -> int | None:

@@ -29,6 +29,8 @@ class Layer(NamedTuple):
     backward: Backward
     mask_name: str | None = None
     rate: float = 0.0
+    span: int = 0
+    """For a residual: how many layers before it in the network's flat list are its own."""
 
 
 def linear(weight: str, bias: str | None) -> Layer:

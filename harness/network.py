@@ -6,30 +6,41 @@ Two ways to get gradients share this one forward:
   `taps` (zeros added to each layer's output) make d loss / d activation come out of
   autograd too, so every strategy can expose the same named trace.
 
-Trace names, in the order the harness compares them: "layer 0 (Linear) output", ..., "loss",
-then going backwards "layer N (Softmax) output grad", "grad.w2", ... down to layer 0.
+Layers sit in one flat list, numbered in the order their outputs are computed: a residual's
+own layers come first, then the residual itself (its output, x + f(x)); a residual's `span`
+says how many layers before it are its own. Trace names, in the order the harness compares
+them: "layer 0 (Linear) output", ..., "loss", then going backwards "layer N (Softmax) output
+grad", "grad.w2", ... down to layer 0. A residual r whose layers start at layer j > 0 adds
+"layer r (Residual) branch grad" after layer j's gradients: the gradient its layers send back
+to their input, before the skip's is added (a residual at layer 0 reads the batch's x, which
+needs no gradient).
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from harness import layers as L
 from harness import losses
 from harness.protocol import StepResult
+from harness.specs import SpecError, reject_unknown
+
+__all__ = ["Network", "SpecError", "Takes", "build", "reject_unknown"]
 
 Array = Any
 
 
-class SpecError(ValueError):
-    """A layer or loss spec is malformed; `field` says where."""
+class Takes(NamedTuple):
+    """The inputs a network takes: their ranks (batch axis included), and whether they are
+    integer token ids in [0, vocab) rather than floats."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+    ranks: tuple[int, ...] = (2, 3)
+    ids: bool = False
+    vocab: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +48,12 @@ class Network:
     layers: tuple[L.Layer, ...]
     loss: losses.Loss
     param_shapes: dict[str, tuple[int, ...]]
-    in_features: int
+    in_features: int | None
+    """The width of x's last axis; None when x holds token ids."""
     out_features: int
+    takes: Takes = field(default_factory=Takes)
+    widths: tuple[int, ...] = ()
+    """Each layer's input width (the last axis), in the flat list's order."""
 
     @property
     def signature(self) -> tuple:
@@ -55,28 +70,85 @@ class Network:
     def mask_layers(self) -> list[tuple[str, int, float]]:
         """(batch key, width, drop rate) of every dropout mask a step needs, in layer order."""
         return [
-            (layer.mask_name, self._width_at(i), layer.rate)
+            (layer.mask_name, self.widths[i], layer.rate)
             for i, layer in enumerate(self.layers)
             if layer.mask_name
         ]
 
-    def _width_at(self, index: int) -> int:
-        width = self.in_features
-        for layer in self.layers[:index]:
-            if layer.kind == "Linear":
-                width = self.param_shapes[layer.param_names[0]][1]
-        return width
+    def masks(self, x_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], float]]:
+        """(batch key, shape, drop rate) of every dropout mask for a batch x of `x_shape`."""
+        lead = tuple(x_shape) if self.takes.ids else tuple(x_shape[:-1])
+        return [(name, (*lead, width), rate) for name, width, rate in self.mask_layers]
+
+    def output_shape(self, x_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output's shape for an x of `x_shape`, or a ValueError saying what it takes."""
+        takes, shape = self.takes, tuple(x_shape)
+        if len(shape) not in takes.ranks or not (takes.ids or shape[-1] == self.in_features):
+            raise ValueError(f"shape {shape}, model takes {self.describe_input()}")
+        return (*(shape if takes.ids else shape[:-1]), self.out_features)
+
+    def describe_input(self) -> str:
+        """`(batch, 3) or (batch, sequence, 3)`, or `(batch, sequence) token ids in [0, 10)`."""
+        axes = {1: "(batch)", 2: "(batch, sequence)"}
+        if self.takes.ids:
+            shapes = " or ".join(axes[r] for r in self.takes.ranks)
+            return f"{shapes} token ids in [0, {self.takes.vocab})"
+        lead = {2: "batch", 3: "batch, sequence"}
+        return " or ".join(f"({lead[r]}, {self.in_features})" for r in self.takes.ranks)
+
+    @cached_property
+    def _branches(self) -> tuple[tuple[int, ...], ...]:
+        """For each layer j: the residuals whose own layers start at j, outermost first."""
+        starts: list[list[int]] = [[] for _ in self.layers]
+        for r, layer in enumerate(self.layers):
+            if layer.span:
+                starts[r - layer.span].insert(0, r)
+        return tuple(tuple(s) for s in starts)
+
+    @cached_property
+    def points(self) -> tuple[tuple[str, int], ...]:
+        """What autograd taps, in the order the forward computes it: ("output", i) for layer
+        i's output, ("branch", r) for the input residual r hands its own layers (not at 0)."""
+        found: list[tuple[str, int]] = []
+        for j in range(len(self.layers)):
+            found += [("branch", r) for r in self._branches[j] if j]
+            found.append(("output", j))
+        return tuple(found)
+
+    def gradient_source(self, index: int, branch: bool = False) -> int | None:
+        """The layer whose backward gives the gradient of layer `index`'s output (with
+        `branch`, of residual `index`'s branch input); None for the loss's backward."""
+        if branch:
+            start = index - self.layers[index].span
+            within = self._branches[start]
+            inner = within[within.index(index) + 1 :]
+            return inner[0] if inner else start
+        after = index + 1
+        if after == len(self.layers):
+            return None
+        return self._branches[after][0] if self._branches[after] else after
 
     def forward(self, xp, params, data, taps: Sequence[Array] | None = None):
-        """Run every layer; return the output, what each backward needs, and activations."""
+        """Run every layer; return the output, what each backward needs, and what `points`
+        names (each layer's output, and each residual's branch input), in order."""
         x = data["x"]
-        saved, activations = [], []
-        for i, layer in enumerate(self.layers):
-            x, keep = layer.forward(xp, params, x, data)
-            if taps is not None:
-                x = x + taps[i]
+        given = iter(taps) if taps is not None else None
+        saved, activations, skips = [], [], []
+
+        def tap(value):
+            if given is not None:
+                value = value + next(given)
+            activations.append(value)
+            return value
+
+        for j, layer in enumerate(self.layers):
+            for _ in self._branches[j]:
+                skips.append(x)
+                x = tap(x) if j else x
+            inputs = (skips.pop(), x) if layer.span else x
+            x, keep = layer.forward(xp, params, inputs, data)
             saved.append(keep)
-            activations.append(x)
+            x = tap(x)
         return x, saved, activations
 
     def objective(self, xp, params, data, taps: Sequence[Array] | None = None):
@@ -86,26 +158,42 @@ class Network:
         return value, (output, activations)
 
     def manual_step(self, xp, params, data, trace: bool = False) -> StepResult:
-        """Forward, then each layer's hand-written backward in reverse order."""
+        """Forward, then each layer's hand-written backward in reverse order; at the start
+        of a residual's layers, the skip's gradient joins theirs."""
         output, saved, activations = self.forward(xp, params, data)
         value, loss_saved = self.loss.forward(xp, output, data["y"])
         dy = self.loss.backward(xp, loss_saved)
         grads: dict[str, Array] = {}
-        output_grads = [None] * len(self.layers)
-        for i in reversed(range(len(self.layers))):
-            output_grads[i] = dy
-            dy, layer_grads = self.layers[i].backward(xp, params, saved[i], dy)
+        point_grads: dict[tuple[str, int], Array] = {}
+        skips: list[Array] = []
+        for j in reversed(range(len(self.layers))):
+            point_grads["output", j] = dy
+            dy, layer_grads = self.layers[j].backward(xp, params, saved[j], dy)
+            if self.layers[j].span:
+                skip, dy = dy
+                skips.append(skip)
             grads.update(layer_grads)
-        named = self.trace(activations, value, output_grads, grads) if trace else {}
-        return StepResult(value, grads, output, named)
+            for r in reversed(self._branches[j]):
+                point_grads["branch", r] = dy
+                skip = skips.pop()
+                dy = skip if dy is None else skip + dy
+        if not trace:
+            return StepResult(value, grads, output)
+        in_order = [point_grads[point] for point in self.points]
+        return StepResult(value, grads, output, self.trace(activations, value, in_order, grads))
 
     def trace(self, activations, value, output_grads, grads) -> dict[str, Array]:
-        """Name every intermediate, forward in order and then backward in reverse."""
-        named = {f"{self.label(i)} output": a for i, a in enumerate(activations)}
+        """Name every intermediate, forward in order and then backward in reverse; both
+        lists follow `points`."""
+        named = {
+            f"{self.label(i)} output": a
+            for (role, i), a in zip(self.points, activations, strict=True)
+            if role == "output"
+        }
         named["loss"] = value
-        for i in reversed(range(len(self.layers))):
-            named[f"{self.label(i)} output grad"] = output_grads[i]
-            for name in self.layers[i].param_names:
+        for (role, i), grad in reversed(list(zip(self.points, output_grads, strict=True))):
+            named[f"{self.label(i)} {role} grad"] = grad
+            for name in self.layers[i].param_names if role == "output" else ():
                 named[f"grad.{name}"] = grads[name]
         return named
 
@@ -127,111 +215,9 @@ def _fingerprint(value: Any) -> Any:
 
 
 def build(layer_specs: Sequence[Mapping[str, Any]], loss_spec: Mapping[str, Any]) -> Network:
-    """Turn the case file's `layers` and `loss` tables into a Network, or raise SpecError."""
-    if not layer_specs:
-        raise SpecError("model.layers", "needs at least one layer")
-    built: list[L.Layer] = []
-    shapes: dict[str, tuple[int, ...]] = {}
-    width: int | None = None
-    in_features: int | None = None
-    n_linear = 0
-    for i, spec in enumerate(layer_specs):
-        where = f"model.layers[{i}]"
-        if isinstance(spec, Mapping) and "type" not in spec:  # `typ = "relu"` is named
-            reject_unknown(spec, _any_of(LAYER_FIELDS), where)
-        kind = _field(spec, "type", str, where)
-        if kind in LAYER_FIELDS:  # an unknown type is reported below, by name
-            reject_unknown(spec, LAYER_FIELDS[kind], where)
-        if kind == "linear":
-            n_linear += 1
-            layer, width = _linear(spec, where, width, n_linear, shapes)
-            in_features = in_features or shapes[layer.param_names[0]][0]
-        elif kind in ("relu", "sigmoid", "softmax"):
-            layer = {"relu": L.relu, "sigmoid": L.sigmoid, "softmax": L.softmax}[kind]()
-        elif kind == "dropout":
-            p = _field(spec, "p", (int, float), where)
-            if not 0.0 <= p < 1.0:
-                raise SpecError(f"{where}.p", f"must be in [0, 1), got {p}")
-            layer = L.dropout(float(p), f"mask.{i}")
-        else:
-            known = "linear, relu, sigmoid, dropout, softmax"
-            raise SpecError(f"{where}.type", f"unknown layer {kind!r} (known: {known})")
-        built.append(layer)
-    if in_features is None or width is None:
-        raise SpecError("model.layers", "needs at least one linear layer")
-    return Network(tuple(built), _loss(loss_spec), shapes, in_features, width)
+    """Turn the case file's `layers` and `loss` tables into a Network, or raise SpecError.
 
+    Every kind and field comes from `harness.vocabulary`; see `harness.assembly`."""
+    from harness.assembly import assemble
 
-def _linear(spec, where, width, number, shapes):
-    n_in = _field(spec, "in", int, where)
-    n_out = _field(spec, "out", int, where)
-    if n_in < 1 or n_out < 1:
-        raise SpecError(where, f"in and out must be positive, got in={n_in} out={n_out}")
-    if width is not None and n_in != width:
-        raise SpecError(f"{where}.in", f"is {n_in} but the previous linear layer gives {width}")
-    bias = spec.get("bias", False)
-    if not isinstance(bias, bool):
-        raise SpecError(f"{where}.bias", f"must be true or false, got {bias!r}")
-    weight, bias_name = f"w{number}", (f"b{number}" if bias else None)
-    shapes[weight] = (n_in, n_out)
-    if bias_name:
-        shapes[bias_name] = (n_out,)
-    return L.linear(weight, bias_name), n_out
-
-
-def _loss(spec: Mapping[str, Any]) -> losses.Loss:
-    if isinstance(spec, Mapping) and "type" not in spec:
-        reject_unknown(spec, _any_of(LOSS_FIELDS), "model.loss")
-    kind = _field(spec, "type", str, "model.loss")
-    if kind in LOSS_FIELDS:
-        reject_unknown(spec, LOSS_FIELDS[kind], "model.loss")
-    reduction = _field(spec, "reduction", str, "model.loss")
-    if reduction not in losses.REDUCTIONS:
-        raise SpecError("model.loss.reduction", f"must be sum or mean, got {reduction!r}")
-    if kind == "cross_entropy":
-        eps = _field(spec, "eps", (int, float), "model.loss")
-        if not 0.0 < eps < 1.0:
-            raise SpecError("model.loss.eps", f"must be in (0, 1), got {eps}")
-        return losses.cross_entropy(reduction, float(eps))
-    if kind == "squared_error":
-        return losses.squared_error(reduction)
-    raise SpecError(
-        "model.loss.type", f"unknown loss {kind!r} (known: cross_entropy, squared_error)"
-    )
-
-
-def reject_unknown(spec: Any, known: Sequence[str], where: str) -> None:
-    """A misspelt field (`epoch = 100`) must not be silently ignored: name it, and the known."""
-    if isinstance(spec, Mapping) and (unknown := [k for k in spec if k not in known]):
-        prefix = f"{where}." if where else ""
-        raise SpecError(f"{prefix}{unknown[0]}", f"unknown field (known: {', '.join(known)})")
-
-
-LAYER_FIELDS = {
-    "linear": ("type", "in", "out", "bias"),
-    "dropout": ("type", "p"),
-    "relu": ("type",),
-    "sigmoid": ("type",),
-    "softmax": ("type",),
-}
-
-
-def _any_of(fields_by_type: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(f for fields in fields_by_type.values() for f in fields))
-
-
-LOSS_FIELDS = {
-    "cross_entropy": ("type", "reduction", "eps"),
-    "squared_error": ("type", "reduction"),
-}
-
-
-def _field(spec: Mapping[str, Any], key: str, kind, where: str):
-    if not isinstance(spec, Mapping):
-        raise SpecError(where, f"must be a table, got {type(spec).__name__}")
-    if key not in spec:
-        raise SpecError(f"{where}.{key}", "missing")
-    value = spec[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise SpecError(f"{where}.{key}", f"has the wrong type: {value!r}")
-    return value
+    return assemble(layer_specs, loss_spec)

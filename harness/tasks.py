@@ -1,7 +1,8 @@
 """Run one case run on one backend: convert in, step (and train), convert out.
 
 Dropout masks are drawn here, never by a backend: `numpy.random.default_rng(seed)`, then for
-each step in order and each dropout layer in order, `keep = rng.random((batch, width)) >= p`.
+each step in order and each dropout layer in order, `keep = rng.random(shape) >= p`, `shape`
+that of the layer's input ((batch, width), or (batch, sequence, width)).
 Every backend gets the same masks as data, so every backend must follow the same path.
 """
 
@@ -40,8 +41,8 @@ def batches(network: Network, run: Run) -> Iterator[dict[str, np.ndarray]]:
     for _ in range(epochs):
         for start in range(0, rows, size):
             batch = {"x": run.x[start : start + size], "y": run.y[start : start + size]}
-            for name, width, rate in network.mask_layers:
-                keep = rng.random((batch["x"].shape[0], width)) >= rate
+            for name, shape, rate in network.masks(batch["x"].shape):
+                keep = rng.random(shape) >= rate
                 batch[name] = keep.astype(np.float64)
             yield batch
 

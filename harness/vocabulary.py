@@ -1,0 +1,207 @@
+"""The network's vocabulary: every layer and loss kind, declared once, in one registry.
+
+`network.build(layers, loss)` reads its specs through this registry, and so may any tool that
+draws or checks networks (a Hypothesis generator, a code generator): a new kind joins all of
+them by one declaration here, with its parameter shapes and value ranges, and nothing else.
+
+Interface (a layer spec is a table `{"type": NAME, field: value, ...}`):
+
+- `LAYERS[NAME]` is a `LayerKind`:
+  - `label`: its name in traces and reports (`layer 3 (LayerNorm) backward`);
+  - `fields`: spec field -> `specs.Field` (type; `valid` values, a `Range` or choices; `draw`,
+    the narrower values a generator should draw; `default` or required). A field of type
+    `specs.NESTED` holds a nested list of layer specs: the kind is a block, `x + f(x)` over
+    that stack, which must give back its input's shape;
+  - `params(spec, width)`: parameter stem -> shape, from the spec (defaults filled in) and the
+    width of the input's last axis. Each kind numbers its own layers from 1 in reading order,
+    so stem `w` of the second linear layer is the parameter `w2`;
+  - `draws`: stem -> `Draw`, the uniform range its values should be drawn from;
+  - `ranks`: the input ranks it takes, batch axis included (2: (batch, features); 3: (batch,
+    sequence, features)); `ids`: it takes integer token ids (and nothing else takes them), in
+    `[0, vocab(spec))`; such a kind must be the model's first layer, outside any block;
+  - `width_in`: the spec field the width of the input's last axis must equal (None: any
+    width); `width_out`: the field that gives the output's width (None: the input's);
+    `new_axis`: its output has one more axis than its input (token ids in, vectors out, the
+    width `width_out` gives). Every other axis passes through unchanged.
+  - `make(spec, site)`: the `layers.Layer`, given `Site(index, names, span)`: its index in
+    the network's flat list, its parameters' names by stem, and (for a block) how many layers
+    of the flat list are its own.
+- `LOSSES[NAME]` is a `LossKind`: `fields`, `make(spec)`, `after` (the layer type a generator
+  should put last, whose output the loss expects: probabilities, log-probabilities) and
+  `targets` ("distribution": each row of y sums to 1; "real": any numbers).
+- `output_shape(kind, spec, shape)` is the shape a leaf kind gives for an input shape, or a
+  ValueError saying why it does not take it; `INPUT_DRAW` is the range float inputs are drawn
+  from.
+
+Nothing here imports an array library.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from harness import layers as L
+from harness import losses
+from harness.specs import NESTED, Field, Range
+
+Shape = tuple[int, ...]
+
+
+class Draw(NamedTuple):
+    """Where a generator draws a parameter's values: uniform in [low, high], both divided by
+    sqrt(shape[0]) when `fan_in` (so a wide layer's outputs stay of order one)."""
+
+    low: float
+    high: float
+    fan_in: bool = False
+
+    def bounds(self, shape: Shape) -> tuple[float, float]:
+        scale = 1.0 / math.sqrt(shape[0]) if self.fan_in and shape else 1.0
+        return self.low * scale, self.high * scale
+
+
+INPUT_DRAW = Draw(-2.0, 2.0)
+"""Where float inputs (x) are drawn from; token ids are drawn from [0, vocab)."""
+
+
+class Site(NamedTuple):
+    """Where a layer sits: its index in the flat list (the order outputs are computed), its
+    parameters' names by stem, and for a block the number of flat layers that are its own."""
+
+    index: int
+    names: Mapping[str, str]
+    span: int = 0
+
+    @property
+    def mask_name(self) -> str:
+        """The batch key of this layer's dropout keep-mask."""
+        return f"mask.{self.index}"
+
+
+def _no_params(spec: Mapping[str, Any], width: int | None) -> dict[str, Shape]:
+    return {}
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """One layer kind: its spec fields, parameters, and the inputs it takes (see the module)."""
+
+    type: str
+    label: str
+    what: str
+    make: Callable[[Mapping[str, Any], Site], L.Layer]
+    fields: Mapping[str, Field] = field(default_factory=dict)
+    params: Callable[[Mapping[str, Any], int | None], dict[str, Shape]] = _no_params
+    draws: Mapping[str, Draw] = field(default_factory=dict)
+    ranks: tuple[int, ...] = (2, 3)
+    ids: bool = False
+    vocab: Callable[[Mapping[str, Any]], int] | None = None
+    width_in: str | None = None
+    width_out: str | None = None
+    new_axis: bool = False
+
+    @property
+    def block(self) -> str | None:
+        """The field holding a nested layer list (`x + f(x)` over it), if this kind has one."""
+        return next((name for name, f in self.fields.items() if f.type is NESTED), None)
+
+
+@dataclass(frozen=True)
+class LossKind:
+    """One loss kind: its spec fields and what it expects before it (see the module)."""
+
+    type: str
+    what: str
+    make: Callable[[Mapping[str, Any]], losses.Loss]
+    fields: Mapping[str, Field] = field(default_factory=dict)
+    after: str | None = None
+    targets: str = "real"
+
+
+def output_shape(kind: LayerKind, spec: Mapping[str, Any], shape: Shape) -> Shape:
+    """The output shape of a leaf layer for an input of `shape` (batch axis first), or a
+    ValueError naming what does not fit."""
+    if len(shape) not in kind.ranks:
+        ranks = " or ".join(map(str, kind.ranks))
+        raise ValueError(f"{kind.label} takes input of rank {ranks}, not {shape}")
+    if kind.new_axis:
+        return (*shape, spec[kind.width_out])
+    if kind.width_in is not None and shape[-1] != spec[kind.width_in]:
+        raise ValueError(f"{kind.label} takes {spec[kind.width_in]} features, not {shape[-1]}")
+    return (*shape[:-1], spec[kind.width_out] if kind.width_out else shape[-1])
+
+
+# ---- the declarations ----
+
+WIDTH = Field(int, Range(1), draw=Range(1, 64))
+"""A layer width: any positive integer in a case file; 1 to 64 when drawn."""
+
+LAYERS: Mapping[str, LayerKind] = MappingProxyType(
+    {
+        kind.type: kind
+        for kind in (
+            LayerKind(
+                "linear",
+                "Linear",
+                "y = x @ w (+ b), w laid out (in, out)",
+                make=lambda spec, site: L.linear(site.names["w"], site.names.get("b")),
+                fields={"in": WIDTH, "out": WIDTH, "bias": Field(bool, default=False)},
+                params=lambda spec, width: {
+                    "w": (spec["in"], spec["out"]),
+                    **({"b": (spec["out"],)} if spec["bias"] else {}),
+                },
+                draws={"w": Draw(-1.0, 1.0, fan_in=True), "b": Draw(-0.5, 0.5)},
+                width_in="in",
+                width_out="out",
+            ),
+            LayerKind("relu", "ReLU", "max(x, 0), gradient 0 at 0", lambda spec, site: L.relu()),
+            LayerKind("sigmoid", "Sigmoid", "1 / (1 + exp(-x))", lambda spec, site: L.sigmoid()),
+            LayerKind(
+                "dropout",
+                "Dropout",
+                "inverted dropout; its keep-mask arrives as data (`mask.<index>`)",
+                make=lambda spec, site: L.dropout(spec["p"], site.mask_name),
+                fields={"p": Field(float, Range(0.0, 1.0, open_high=True), Range(0.0, 0.9))},
+            ),
+            LayerKind(
+                "softmax",
+                "Softmax",
+                "softmax over the last axis, max-subtracted",
+                lambda spec, site: L.softmax(),
+            ),
+        )
+    }
+)
+"""Every layer kind, by its spec `type`."""
+
+REDUCTION = Field(str, losses.REDUCTIONS, doc="sum or mean over rows")
+
+LOSSES: Mapping[str, LossKind] = MappingProxyType(
+    {
+        kind.type: kind
+        for kind in (
+            LossKind(
+                "cross_entropy",
+                "-sum(t * log(p + eps)) on probabilities, as the seeds write it",
+                make=lambda spec: losses.cross_entropy(spec["reduction"], spec["eps"]),
+                fields={
+                    "reduction": REDUCTION,
+                    "eps": Field(float, Range(0.0, 1.0, open_low=True, open_high=True), (1e-7,)),
+                },
+                after="softmax",
+                targets="distribution",
+            ),
+            LossKind(
+                "squared_error",
+                "sum((pred - y)**2)",
+                make=lambda spec: losses.squared_error(spec["reduction"]),
+                fields={"reduction": REDUCTION},
+            ),
+        )
+    }
+)
+"""Every loss kind, by its spec `type`."""
