@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.composites import delegating
+from harness.composites import GELU_CUBIC, GELU_SCALE, delegating
 
 
 def _relu(xp, x):
@@ -38,11 +38,48 @@ def _cross_entropy(xp, p, t, eps):
     return -np.add.reduce(q, axis=None)
 
 
+def _gelu(xp, x):
+    inner = np.multiply(x, x)
+    inner *= x
+    inner *= GELU_CUBIC
+    inner += x
+    inner *= GELU_SCALE
+    np.tanh(inner, out=inner)
+    inner += 1.0
+    inner *= x
+    inner *= 0.5
+    return inner
+
+
+def _layer_norm(xp, x, gamma, beta, eps):
+    centred = np.subtract(x, np.mean(x, axis=-1, keepdims=True))
+    variance = np.multiply(centred, centred)
+    variance = np.mean(variance, axis=-1, keepdims=True)
+    variance += eps
+    np.sqrt(variance, out=variance)
+    centred /= variance
+    centred *= gamma
+    centred += beta
+    return centred
+
+
+def _log_softmax(xp, z):
+    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
+    total = np.exp(shifted)
+    total = np.add.reduce(total, axis=-1, keepdims=True)
+    np.log(total, out=total)
+    shifted -= total
+    return shifted
+
+
 KERNELS = {
     "relu": _relu,
     "sigmoid": _sigmoid,
     "softmax": _softmax,
     "cross_entropy": _cross_entropy,
+    "gelu": _gelu,
+    "layer_norm": _layer_norm,
+    "log_softmax": _log_softmax,
 }
 
 

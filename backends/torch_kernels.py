@@ -18,11 +18,17 @@ from harness.composites import delegating
 def kernels() -> dict:
     """name -> kernel(xp, *arrays); made once, so the delegated namespace is made once too."""
     import torch
+    import torch.nn.functional as F
 
     return {
         "relu": lambda xp, x: torch.relu(x),
         "sigmoid": lambda xp, x: torch.sigmoid(x),
         "softmax": lambda xp, z: torch.softmax(z, dim=-1),
+        "gelu": lambda xp, x: F.gelu(x, approximate="tanh"),
+        "layer_norm": lambda xp, x, gamma, beta, eps: F.layer_norm(
+            x, (x.shape[-1],), gamma, beta, eps
+        ),
+        "log_softmax": lambda xp, z: torch.log_softmax(z, dim=-1),
         "stop_gradient": lambda xp, x: x.detach(),
     }
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from harness import layers as L
 from harness import vocabulary as V
 from harness.network import Network, Takes
-from harness.specs import SpecError, read_fields, require_type
+from harness.specs import SpecError, read, read_fields, require_type
 
 
 class _Flow(NamedTuple):
@@ -134,5 +134,5 @@ def assemble(layer_specs: Sequence[Mapping[str, Any]], loss_spec: Mapping[str, A
 
 
 def _loss(spec: Any):
-    kind = require_type(spec, V.LOSSES, "loss", "model.loss")
-    return kind.make(read_fields(spec, kind.fields, "model.loss"))
+    kind, values = read(spec, V.LOSSES, "loss", "model.loss")
+    return kind.make(values)

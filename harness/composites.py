@@ -1,9 +1,10 @@
 """The network's composite operations, each an Array-API composition a backend may delegate.
 
-In the spirit of array-api-extra's delegation: `relu`, `sigmoid`, `softmax` and the seeds'
-`cross_entropy` are written here once against the standard, and a backend plugin may hand in
-its library's native kernel for any of them (`torch.relu`, `jax.nn.softmax`, ...) through
-`delegating(xp, kernels)`, which returns a namespace that carries them. The layers call these
+In the spirit of array-api-extra's delegation: `relu`, `sigmoid`, `softmax`, `gelu`,
+`layer_norm`, `log_softmax` and the seeds' `cross_entropy` are written here once against the
+standard, and a backend plugin may hand in its library's native kernel for any of them
+(`torch.relu`, `jax.nn.softmax`, ...) through `delegating(xp, kernels)`, which returns a
+namespace that carries them. The layers call these
 functions with whatever namespace they are given, so the model never names a library.
 
 Two kinds of entries: composites (delegated only while delegation is on; `HARNESS_DELEGATE=0`
@@ -14,6 +15,7 @@ an array library.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, SimpleNamespace
@@ -52,6 +54,33 @@ def _cross_entropy(xp, p: Array, t: Array, eps: float) -> Array:
     return -xp.sum(t * xp.log(p + eps))
 
 
+GELU_SCALE = math.sqrt(2.0 / math.pi)
+GELU_CUBIC = 0.044715
+
+
+def _gelu(xp, x: Array) -> Array:
+    """GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as
+    torch's approximate="tanh" and jax.nn.gelu(approximate=True). Not the exact x Phi(x):
+    the standard has no erf, so only this form can be written once for every library."""
+    inner = GELU_SCALE * (x + GELU_CUBIC * (x * x * x))
+    return 0.5 * x * (1.0 + xp.tanh(inner))
+
+
+def _layer_norm(xp, x: Array, gamma: Array, beta: Array, eps: float) -> Array:
+    """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis, the variance biased
+    (divided by the width, as torch.nn.LayerNorm) and taken about the mean (two passes)."""
+    centred = x - xp.mean(x, axis=-1, keepdims=True)
+    variance = xp.mean(centred * centred, axis=-1, keepdims=True)
+    return centred / xp.sqrt(variance + eps) * gamma + beta
+
+
+def _log_softmax(xp, z: Array) -> Array:
+    """z - max - log(sum(exp(z - max))) over the last axis: finite for any finite logits,
+    where log(softmax(z)) gives -inf once a probability underflows."""
+    shifted = z - stop_gradient(xp, xp.max(z, axis=-1, keepdims=True))
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+
 def _identity(xp, x: Array) -> Array:
     return x
 
@@ -62,6 +91,9 @@ COMPOSITIONS: Mapping[str, Kernel] = MappingProxyType(
         "sigmoid": _sigmoid,
         "softmax": _softmax,
         "cross_entropy": _cross_entropy,
+        "gelu": _gelu,
+        "layer_norm": _layer_norm,
+        "log_softmax": _log_softmax,
     }
 )
 """Every delegable composite, by name, with its Array-API composition."""
@@ -119,6 +151,21 @@ def softmax(xp, z: Array) -> Array:
 def cross_entropy(xp, p: Array, t: Array, eps: float) -> Array:
     """-sum(t * log(p + eps)), before the reduction's scale."""
     return kernel(xp, "cross_entropy")(xp, p, t, eps)
+
+
+def gelu(xp, x: Array) -> Array:
+    """GELU, tanh approximation."""
+    return kernel(xp, "gelu")(xp, x)
+
+
+def layer_norm(xp, x: Array, gamma: Array, beta: Array, eps: float) -> Array:
+    """Normalise the last axis (biased variance), then scale by gamma and shift by beta."""
+    return kernel(xp, "layer_norm")(xp, x, gamma, beta, eps)
+
+
+def log_softmax(xp, z: Array) -> Array:
+    """Log-softmax over the last axis."""
+    return kernel(xp, "log_softmax")(xp, z)
 
 
 def stop_gradient(xp, x: Array) -> Array:

@@ -33,8 +33,14 @@ class Layer(NamedTuple):
     """For a residual: how many layers before it in the network's flat list are its own."""
 
 
+def rows_of(xp, a: Array) -> Array:
+    """(..., features) as (rows, features): a parameter's gradient sums over every leading
+    axis, batch and sequence alike. A rank-2 array is its own rows."""
+    return a if a.ndim == 2 else xp.reshape(a, (-1, a.shape[-1]))
+
+
 def linear(weight: str, bias: str | None) -> Layer:
-    """y = x @ W (+ b), with W laid out (in, out) as in the homework."""
+    """y = x @ W (+ b), with W laid out (in, out) as in the homework; x of rank 2 or 3."""
 
     def forward(xp, params, x, data):
         y = x @ params[weight]
@@ -46,9 +52,10 @@ def linear(weight: str, bias: str | None) -> Layer:
 
     def backward(xp, params, saved, dy):
         x, input_needs_grad = saved
-        grads = {weight: x.T @ dy}
+        rows = rows_of(xp, dy)
+        grads = {weight: rows_of(xp, x).T @ rows}
         if bias is not None:
-            grads[bias] = xp.sum(dy, axis=0)
+            grads[bias] = xp.sum(rows, axis=0)
         return (dy @ params[weight].T if input_needs_grad else None), grads
 
     names = (weight,) if bias is None else (weight, bias)
@@ -112,3 +119,92 @@ def softmax() -> Layer:
         return dz, {}
 
     return Layer("Softmax", (), forward, backward)
+
+
+def log_softmax() -> Layer:
+    """Log-softmax over the last axis (see composites.log_softmax); the backward needs only
+    its output: dz = dy - softmax * sum(dy), softmax = exp(y)."""
+
+    def forward(xp, params, z, data):
+        y = composites.log_softmax(xp, z)
+        return y, y
+
+    def backward(xp, params, y, dy):
+        dz = xp.exp(y)
+        dz *= xp.sum(dy, axis=-1, keepdims=True)
+        return dy - dz, {}
+
+    return Layer("LogSoftmax", (), forward, backward)
+
+
+def tanh() -> Layer:
+    def forward(xp, params, x, data):
+        y = xp.tanh(x)
+        return y, y
+
+    def backward(xp, params, y, dy):
+        dx = 1.0 - y * y
+        dx *= dy
+        return dx, {}
+
+    return Layer("Tanh", (), forward, backward)
+
+
+def gelu() -> Layer:
+    """GELU, tanh approximation (see composites.gelu): with t = tanh(u), u = c (x + a x^3),
+    d/dx 0.5 x (1 + t) = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2). The backward
+    recomputes t from x, since a native forward returns only the output."""
+    c, a = composites.GELU_SCALE, composites.GELU_CUBIC
+
+    def forward(xp, params, x, data):
+        return composites.gelu(xp, x), x
+
+    def backward(xp, params, x, dy):
+        square = x * x
+        t = xp.tanh(c * (x + a * (square * x)))
+        dx = 1.0 - t * t
+        dx *= c * (1.0 + 3.0 * a * square)
+        dx *= 0.5 * x
+        dx += 0.5 * (1.0 + t)
+        dx *= dy
+        return dx, {}
+
+    return Layer("GELU", (), forward, backward)
+
+
+def layer_norm(gamma: str, beta: str, eps: float) -> Layer:
+    """y = xhat * gamma + beta, xhat = (x - mean) / sqrt(var + eps) over the last axis,
+    variance biased (see composites.layer_norm). The backward recomputes xhat from x:
+    dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + eps), g = dy * gamma."""
+
+    def forward(xp, params, x, data):
+        return composites.layer_norm(xp, x, params[gamma], params[beta], eps), x
+
+    def backward(xp, params, x, dy):
+        centred = x - xp.mean(x, axis=-1, keepdims=True)
+        scale = 1.0 / xp.sqrt(xp.mean(centred * centred, axis=-1, keepdims=True) + eps)
+        xhat = centred * scale
+        rows = rows_of(xp, dy)
+        grads = {gamma: xp.sum(rows * rows_of(xp, xhat), axis=0), beta: xp.sum(rows, axis=0)}
+        g = dy * params[gamma]
+        dx = g - xp.mean(g, axis=-1, keepdims=True)
+        dx -= xhat * xp.mean(g * xhat, axis=-1, keepdims=True)
+        dx *= scale
+        return dx, grads
+
+    return Layer("LayerNorm", (gamma, beta), forward, backward)
+
+
+def residual(span: int) -> Layer:
+    """x + f(x), f the `span` layers before this one in the network's flat list. The network
+    runs f between the fork (where it keeps x) and this join, which gets (x, f(x)); the
+    backward hands dy to both paths, and the network adds the two at the fork."""
+
+    def forward(xp, params, pair, data):
+        skip, branch = pair
+        return skip + branch, None
+
+    def backward(xp, params, saved, dy):
+        return (dy, dy), {}
+
+    return Layer("Residual", (), forward, backward, span=span)

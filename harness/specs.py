@@ -153,3 +153,9 @@ def require_type(spec: Any, kinds: Mapping[str, Any], what: str, where: str) -> 
     if name not in kinds:
         raise SpecError(f"{where}.type", f"unknown {what} {name!r} (known: {', '.join(kinds)})")
     return kinds[name]
+
+
+def read(spec: Any, kinds: Mapping[str, Any], what: str, where: str) -> tuple[Any, dict]:
+    """(declaration, fields with defaults) of a `{type = NAME, ...}` table, or a SpecError."""
+    kind = require_type(spec, kinds, what, where)
+    return kind, read_fields(spec, kind.fields, where)

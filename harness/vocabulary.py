@@ -29,6 +29,8 @@ Interface (a layer spec is a table `{"type": NAME, field: value, ...}`):
 - `LOSSES[NAME]` is a `LossKind`: `fields`, `make(spec)`, `after` (the layer type a generator
   should put last, whose output the loss expects: probabilities, log-probabilities) and
   `targets` ("distribution": each row of y sums to 1; "real": any numbers).
+- `OPTIMIZERS[NAME]` is an `OptimizerKind`: `fields` and `make(spec)`, for a task's
+  `optimizer = {type = NAME, ...}`.
 - `output_shape(kind, spec, shape)` is the shape a leaf kind gives for an input shape, or a
   ValueError saying why it does not take it; `INPUT_DRAW` is the range float inputs are drawn
   from.
@@ -45,7 +47,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from harness import layers as L
-from harness import losses
+from harness import losses, optimizers
+from harness import sequence_layers as S
 from harness.specs import NESTED, Field, Range
 
 Shape = tuple[int, ...]
@@ -111,6 +114,16 @@ class LayerKind:
 
 
 @dataclass(frozen=True)
+class OptimizerKind:
+    """One optimizer kind, the task option `optimizer = {type = NAME, ...}`."""
+
+    type: str
+    what: str
+    make: Callable[[Mapping[str, Any]], optimizers.Optimizer]
+    fields: Mapping[str, Field] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LossKind:
     """One loss kind: its spec fields and what it expects before it (see the module)."""
 
@@ -139,6 +152,9 @@ def output_shape(kind: LayerKind, spec: Mapping[str, Any], shape: Shape) -> Shap
 
 WIDTH = Field(int, Range(1), draw=Range(1, 64))
 """A layer width: any positive integer in a case file; 1 to 64 when drawn."""
+UNIT_OPEN = Range(0.0, 1.0, open_low=True, open_high=True)
+PROJECTIONS = ("wq", "wk", "wv", "wo")
+"""Attention's parameter stems: query, key, value and output projections, each (dim, dim)."""
 
 LAYERS: Mapping[str, LayerKind] = MappingProxyType(
     {
@@ -173,6 +189,67 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 "softmax over the last axis, max-subtracted",
                 lambda spec, site: L.softmax(),
             ),
+            LayerKind("tanh", "Tanh", "tanh(x)", lambda spec, site: L.tanh()),
+            LayerKind(
+                "gelu",
+                "GELU",
+                "GELU, tanh approximation (torch's approximate='tanh'; the standard has no erf)",
+                lambda spec, site: L.gelu(),
+            ),
+            LayerKind(
+                "layer_norm",
+                "LayerNorm",
+                "normalise the last axis (biased variance), scale by gamma, shift by beta",
+                make=lambda spec, site: L.layer_norm(
+                    site.names["gamma"], site.names["beta"], spec["eps"]
+                ),
+                fields={"size": WIDTH, "eps": Field(float, UNIT_OPEN, Range(1e-6, 1e-3))},
+                params=lambda spec, width: {"gamma": (spec["size"],), "beta": (spec["size"],)},
+                draws={"gamma": Draw(0.5, 1.5), "beta": Draw(-0.5, 0.5)},
+                width_in="size",
+            ),
+            LayerKind(
+                "log_softmax",
+                "LogSoftmax",
+                "log-softmax over the last axis, max-subtracted",
+                lambda spec, site: L.log_softmax(),
+            ),
+            LayerKind(
+                "residual",
+                "Residual",
+                "x + f(x), f the stack of `layers` (numbered before the residual itself)",
+                make=lambda spec, site: L.residual(site.span),
+                fields={"layers": Field(NESTED)},
+            ),
+            LayerKind(
+                "embedding",
+                "Embedding",
+                "integer token ids (batch, sequence) to rows of a (vocab, dim) table",
+                make=lambda spec, site: S.embedding(site.names["emb"]),
+                fields={"vocab": WIDTH, "dim": WIDTH},
+                params=lambda spec, width: {"emb": (spec["vocab"], spec["dim"])},
+                draws={"emb": Draw(-1.0, 1.0)},
+                ranks=(2,),
+                ids=True,
+                vocab=lambda spec: spec["vocab"],
+                width_out="dim",
+                new_axis=True,
+            ),
+            LayerKind(
+                "attention",
+                "Attention",
+                "single-head scaled dot-product self-attention over (batch, sequence, dim)",
+                make=lambda spec, site: S.attention(
+                    *(site.names[stem] for stem in PROJECTIONS), spec["dim"], spec["causal"]
+                ),
+                fields={"dim": WIDTH, "causal": Field(bool)},
+                params=lambda spec, width: {
+                    stem: (spec["dim"], spec["dim"]) for stem in PROJECTIONS
+                },
+                draws={stem: Draw(-1.0, 1.0, fan_in=True) for stem in PROJECTIONS},
+                ranks=(3,),
+                width_in="dim",
+            ),
         )
     }
 )
@@ -190,7 +267,7 @@ LOSSES: Mapping[str, LossKind] = MappingProxyType(
                 make=lambda spec: losses.cross_entropy(spec["reduction"], spec["eps"]),
                 fields={
                     "reduction": REDUCTION,
-                    "eps": Field(float, Range(0.0, 1.0, open_low=True, open_high=True), (1e-7,)),
+                    "eps": Field(float, UNIT_OPEN, (1e-7,)),
                 },
                 after="softmax",
                 targets="distribution",
@@ -201,7 +278,39 @@ LOSSES: Mapping[str, LossKind] = MappingProxyType(
                 make=lambda spec: losses.squared_error(spec["reduction"]),
                 fields={"reduction": REDUCTION},
             ),
+            LossKind(
+                "nll",
+                "-sum(y * logp) on log-probabilities: the negative log-likelihood",
+                make=lambda spec: losses.nll(spec["reduction"]),
+                fields={"reduction": REDUCTION},
+                after="log_softmax",
+                targets="distribution",
+            ),
         )
     }
 )
 """Every loss kind, by its spec `type`."""
+
+LR = Field(float, Range(0.0, 10.0, open_low=True), Range(1e-4, 0.5))
+"""A learning rate: positive and at most 10 (more is a typo that trains to inf)."""
+DECAY = Field(float, Range(0.0, 1.0, open_high=True), Range(0.5, 0.999))
+
+OPTIMIZERS: Mapping[str, OptimizerKind] = MappingProxyType(
+    {
+        "sgd": OptimizerKind(
+            "sgd", "p - lr * g", lambda spec: optimizers.SGD(spec["lr"]), {"lr": LR}
+        ),
+        "adam": OptimizerKind(
+            "adam",
+            "Adam with bias correction, eps added to the corrected sqrt(v) (as torch)",
+            lambda spec: optimizers.Adam(spec["lr"], spec["beta1"], spec["beta2"], spec["eps"]),
+            {
+                "lr": LR,
+                "beta1": DECAY,
+                "beta2": DECAY,
+                "eps": Field(float, UNIT_OPEN, Range(1e-8, 1e-6)),
+            },
+        ),
+    }
+)
+"""Every optimizer kind, by its `type`."""

@@ -24,7 +24,8 @@ AGREE = {"float32": {"rtol": 2e-6, "atol": 1e-7}, "float64": {"rtol": 1e-14, "at
 
 LIBRARIES = ("numpy", "torch", "jax")
 AUTOGRAD = ("torch", "jax")
-ACTIVATIONS = ("relu", "sigmoid", "softmax")
+ACTIVATIONS = ("relu", "sigmoid", "softmax", "gelu", "log_softmax")
+"""The unary composites; layer_norm (with its scale, shift and eps) is tested on its own."""
 
 
 def _kernels(library: str) -> dict:
@@ -173,7 +174,13 @@ def test_cross_entropy_keeps_its_eps(delegate, dtype):
     assert_agree(C.cross_entropy(xp, p, t, 1e-7), expected, dtype, "cross-entropy")
 
 
-LAYERS = {"relu": L.relu, "sigmoid": L.sigmoid, "softmax": L.softmax}
+LAYERS = {
+    "relu": L.relu,
+    "sigmoid": L.sigmoid,
+    "softmax": L.softmax,
+    "gelu": L.gelu,
+    "log_softmax": L.log_softmax,
+}
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -192,6 +199,65 @@ def test_hand_written_backward_agrees_on_the_native_forward(library, name, dtype
         np.testing.assert_array_equal(numpy_of(saved), kept[1], err_msg="saved written")
         results.append(dx)
     assert_agree(*results, dtype, f"{name} backward")
+
+
+def _layer_norm_inputs(lib: Lib, offset: float = 0.0):
+    """Rows of mixed scale, centred near 0 (the mean's own rounding, ulp(mean) / spread, is
+    what two correct layer norms may differ by), or moved by `offset`."""
+    x = np.array(INPUT) / 100.0 + offset
+    rng = np.random.default_rng(3)
+    return lib.array(x), lib.array(rng.uniform(0.5, 1.5, 5)), lib.array(rng.uniform(-1, 1, 5))
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_native_layer_norm_agrees_with_the_composition(library, dtype, scoped):
+    lib = Lib(library, dtype)
+    x, gamma, beta = _layer_norm_inputs(lib)
+    native = C.kernel(lib.native, "layer_norm")
+    assert native is not C.COMPOSITIONS["layer_norm"], f"{library} registers no layer_norm"
+    got = native(lib.native, x, gamma, beta, 1e-5)
+    assert_agree(got, C.COMPOSITIONS["layer_norm"](lib.plain, x, gamma, beta, 1e-5), dtype, "ln")
+
+
+@pytest.mark.parametrize("dtype", ["float64"])
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_native_layer_norm_takes_the_variance_about_the_mean(library, dtype, scoped):
+    """Rows whose mean (50) is large against their spread: the two-pass variance is exact to
+    about eps * mean / spread; a one-pass mean(x^2) - mean(x)^2 (jax.nn.standardize's
+    default) is off by about eps * mean^2 / spread^2, 200x more here."""
+    lib = Lib(library, dtype)
+    x, gamma, beta = _layer_norm_inputs(lib, offset=50.0)
+    native = C.kernel(lib.native, "layer_norm")(lib.native, x, gamma, beta, 1e-5)
+    composed = C.COMPOSITIONS["layer_norm"](lib.plain, x, gamma, beta, 1e-5)
+    spread = float(np.min(np.std(numpy_of(x), axis=-1)))
+    conditioned = 10 * np.finfo(np.float64).eps * 50.0 / spread
+    np.testing.assert_allclose(numpy_of(native), numpy_of(composed), rtol=0, atol=conditioned)
+
+
+@pytest.mark.parametrize("library", AUTOGRAD)
+def test_native_layer_norm_gradient_agrees_with_the_composition(library, dtype, scoped):
+    lib = Lib(library, dtype)
+    x, gamma, beta = _layer_norm_inputs(lib)
+    cotangent = lib.array(np.random.default_rng(4).standard_normal((3, 5)))
+    grads = [
+        lib.vjp(lambda v, xp=xp: C.layer_norm(xp, v, gamma, beta, 1e-5), x, cotangent)
+        for xp in (lib.native, lib.composed)
+    ]
+    assert_agree(*grads, dtype, "d layer_norm")
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_layer_norm_backward_agrees_on_the_native_forward(library, dtype, scoped):
+    lib = Lib(library, dtype)
+    x, gamma, beta = _layer_norm_inputs(lib)
+    dy = lib.array(np.random.default_rng(5).standard_normal((3, 5)))
+    layer, params, results = L.layer_norm("g", "b", 1e-5), {"g": gamma, "b": beta}, []
+    for xp in (lib.native, lib.composed):
+        y, saved = layer.forward(xp, params, x, {})
+        dx, grads = layer.backward(xp, params, saved, dy)
+        results.append((y, dx, grads["g"], grads["b"]))
+    for what, native, composed in zip(("y", "dx", "dg", "db"), *results, strict=True):
+        assert_agree(native, composed, dtype, f"layer_norm {what}")
 
 
 def test_cross_entropy_backward_writes_into_neither_input():
@@ -236,8 +302,8 @@ def test_delegation_is_on_by_default(monkeypatch):
 
 
 def test_an_unknown_composite_is_named():
-    with pytest.raises(ValueError, match="unknown composite 'gelu'"):
-        C.delegating(np, {"gelu": lambda xp, x: x})
+    with pytest.raises(ValueError, match="unknown composite 'swish'"):
+        C.delegating(np, {"swish": lambda xp, x: x})
 
 
 DELEGATING = {

@@ -13,6 +13,7 @@ from array_api_compat import array_namespace
 from harness import layers as L
 from harness import losses
 from harness import network as net
+from harness import sequence_layers as S
 from harness.tolerance import DEFAULT, Tolerance, printed_slack
 
 F64 = DEFAULT["float64"]
@@ -182,23 +183,41 @@ def away_from_zero(rng, shape) -> np.ndarray:
 
 
 LAYERS = {
-    "linear": (lambda: L.linear("w", None), {"w": (3, 4)}, {}),
-    "linear-bias": (lambda: L.linear("w", "b"), {"w": (3, 4), "b": (4,)}, {}),
-    "relu": (L.relu, {}, {}),
-    "sigmoid": (L.sigmoid, {}, {}),
-    "softmax": (L.softmax, {}, {}),
-    "dropout": (lambda: L.dropout(0.4, "mask.0"), {}, {"mask.0": 0.4}),
-}
+    # name: (layer factory, parameter shapes, dropout masks, input shape)
+    "linear": (lambda: L.linear("w", None), {"w": (3, 4)}, {}, (5, 3)),
+    "linear-bias": (lambda: L.linear("w", "b"), {"w": (3, 4), "b": (4,)}, {}, (5, 3)),
+    "linear-rank3": (lambda: L.linear("w", "b"), {"w": (3, 4), "b": (4,)}, {}, (2, 5, 3)),
+    "relu": (L.relu, {}, {}, (5, 4)),
+    "sigmoid": (L.sigmoid, {}, {}, (5, 4)),
+    "softmax": (L.softmax, {}, {}, (5, 4)),
+    "dropout": (lambda: L.dropout(0.4, "mask.0"), {}, {"mask.0": 0.4}, (5, 4)),
+    "dropout-rank3": (lambda: L.dropout(0.4, "mask.0"), {}, {"mask.0": 0.4}, (2, 3, 4)),
+    "tanh": (L.tanh, {}, {}, (5, 4)),
+    "gelu": (L.gelu, {}, {}, (5, 4)),
+    "log_softmax": (L.log_softmax, {}, {}, (2, 3, 4)),
+    "layer_norm": (lambda: L.layer_norm("g", "b", 1e-5), {"g": (4,), "b": (4,)}, {}, (5, 4)),
+    "layer_norm-rank3": (
+        lambda: L.layer_norm("g", "b", 0.1), {"g": (4,), "b": (4,)}, {}, (2, 3, 4)
+    ),
+    "attention": (
+        lambda: S.attention("q", "k", "v", "o", 4, False),
+        {name: (4, 4) for name in "qkvo"}, {}, (2, 3, 4),
+    ),
+    "attention-causal": (
+        lambda: S.attention("q", "k", "v", "o", 4, True),
+        {name: (4, 4) for name in "qkvo"}, {}, (2, 5, 4),
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", LAYERS)
 def test_layer_backward_matches_finite_differences(kind):
-    make, param_shapes, masks = LAYERS[kind]
+    make, param_shapes, masks, shape = LAYERS[kind]
     layer = make()
     xp = array_namespace(np.zeros(1))
     rng = np.random.default_rng(1)
-    x = away_from_zero(rng, (5, 3 if param_shapes else 4))
-    params = {name: rng.standard_normal(shape) for name, shape in param_shapes.items()}
+    x = away_from_zero(rng, shape)
+    params = {name: rng.standard_normal(s) for name, s in param_shapes.items()}
     data = {name: (rng.random(x.shape) >= p).astype(np.float64) for name, p in masks.items()}
     out, saved = layer.forward(xp, params, x, data)
     dy = rng.standard_normal(out.shape)
@@ -219,22 +238,61 @@ def test_layer_backward_matches_finite_differences(kind):
         np.testing.assert_allclose(got[name], want[name], rtol=FD_TOL.rtol, atol=FD_TOL.atol)
 
 
+def test_embedding_backward_adds_every_position_of_a_token_and_leaves_unseen_rows_zero():
+    """d <take(E, ids), dy> / dE by central differences, with token 1 three times, 3 never."""
+    layer = S.embedding("e")
+    xp = array_namespace(np.zeros(1))
+    rng = np.random.default_rng(2)
+    ids = np.array([[1, 0, 1], [2, 1, 0]])
+    table = rng.standard_normal((4, 3))
+    out, saved = layer.forward(xp, {"e": table}, ids, {})
+    assert out.shape == (2, 3, 3)
+    np.testing.assert_array_equal(out[1, 0], table[2])
+    dy = rng.standard_normal(out.shape)
+    dx, grads = layer.backward(xp, {"e": table}, saved, dy)
+    want = central_difference(
+        lambda e: float(np.sum(layer.forward(xp, {"e": e}, ids, {})[0] * dy)), table
+    )
+    assert dx is None
+    np.testing.assert_allclose(grads["e"], want, rtol=FD_TOL.rtol, atol=FD_TOL.atol)
+    np.testing.assert_allclose(grads["e"][1], dy[0, 0] + dy[0, 2] + dy[1, 1], rtol=1e-15)
+    np.testing.assert_array_equal(grads["e"][3], 0.0)
+
+
+def test_causal_attention_sees_no_later_position():
+    """Changing the last position changes only the last output; without the mask, all."""
+    xp = array_namespace(np.zeros(1))
+    rng = np.random.default_rng(3)
+    params = {name: rng.standard_normal((4, 4)) for name in "qkvo"}
+    x = rng.standard_normal((1, 5, 4))
+    moved = x.copy()
+    moved[0, -1] += 1.0
+    for causal, changed in ((True, [False] * 4 + [True]), (False, [True] * 5)):
+        layer = S.attention("q", "k", "v", "o", 4, causal)
+        before, after = (layer.forward(xp, params, v, {})[0] for v in (x, moved))
+        assert list(np.any(before != after, axis=-1)[0]) == changed
+
+
 LOSSES = {
-    "cross_entropy-sum": lambda: losses.cross_entropy("sum", 1e-7),
-    "cross_entropy-mean": lambda: losses.cross_entropy("mean", 1e-7),
-    "squared_error-sum": lambda: losses.squared_error("sum"),
-    "squared_error-mean": lambda: losses.squared_error("mean"),
+    "cross_entropy-sum": (lambda: losses.cross_entropy("sum", 1e-7), (3, 4)),
+    "cross_entropy-mean": (lambda: losses.cross_entropy("mean", 1e-7), (3, 4)),
+    "squared_error-sum": (lambda: losses.squared_error("sum"), (3, 4)),
+    "squared_error-mean": (lambda: losses.squared_error("mean"), (3, 4)),
+    "squared_error-mean-rank3": (lambda: losses.squared_error("mean"), (2, 3, 4)),
+    "nll-sum": (lambda: losses.nll("sum"), (3, 4)),
+    "nll-mean-rank3": (lambda: losses.nll("mean"), (2, 3, 4)),
 }
 
 
 @pytest.mark.parametrize("kind", LOSSES)
 def test_loss_backward_matches_finite_differences(kind):
-    loss = LOSSES[kind]()
+    make, shape = LOSSES[kind]
+    loss = make()
     xp = array_namespace(np.zeros(1))
     rng = np.random.default_rng(2)
-    logits = rng.standard_normal((3, 4))
-    pred = np.exp(logits) / np.sum(np.exp(logits), axis=1, keepdims=True)  # probabilities
-    target = np.eye(4)[rng.integers(0, 4, 3)]
+    logits = rng.standard_normal(shape)
+    pred = np.exp(logits) / np.sum(np.exp(logits), axis=-1, keepdims=True)  # probabilities
+    target = np.eye(4)[rng.integers(0, 4, shape[:-1])]
     value, saved = loss.forward(xp, pred, target)
     got = loss.backward(xp, saved)
     want = central_difference(lambda p: float(loss.forward(xp, p, target)[0]), pred)
