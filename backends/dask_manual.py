@@ -4,7 +4,8 @@ Dask is lazy, and two costs follow from that in an SGD loop. Each step's graph t
 to build than to run at homework size, so the step is traced into a graph once per input shape
 and that graph is run on each step's data (as `jax.jit` does for JAX; no derivative is taken by
 dask). And a lazy result fed into the next step drags every earlier step's graph along, so a
-step returns computed arrays and settles the parameters it is given to their values.
+step returns computed arrays and settles the parameters it is given to their values, and
+`optimizer_update` settles the new parameters and optimizer state after each update.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ class DaskManual(ManualBackend):
             return graphs[signature].run(inputs)
 
         return step
+
+    def optimizer_update(self, optimizer, params, grads, state):
+        """The default update, its new parameters and optimizer state settled to values: a
+        lazy `p - lr * g` (or Adam's moments) would carry every earlier step's graph."""
+        from harness.optimizers import arrays, update
+
+        params, state = update(optimizer, params, grads, state)
+        settle({**_prefixed("param", params), **_prefixed("state", arrays(state))})
+        return params, state
 
     def to_numpy(self, array):
         """Computed here, without the thread pool `np.asarray` would start for each array."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.manual import ManualBackend
-from harness.protocol import StepResult
+from harness.protocol import INDEX_DTYPE, StepResult
 
 
 @dataclass
@@ -20,6 +20,16 @@ class JaxManual(ManualBackend):
         import jax
 
         return jax.enable_x64(dtype == "float64")
+
+    def from_numpy(self, array, dtype: str):
+        """Integer data (token ids) is cast on the host and placed: JAX without x64 indexes
+        in int32, and asking `asarray` for int64 there warns."""
+        if dtype != INDEX_DTYPE:
+            return super().from_numpy(array, dtype)
+        import jax
+        import numpy as np
+
+        return jax.device_put(np.array(array, dtype=dtype, copy=True), self.device)
 
     def to_numpy(self, array):
         import numpy as np

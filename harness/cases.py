@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from harness import network as net
+from harness import optimizers, vocabulary
 from harness.case_text import MAX_DEPTH, deepest_field, plain_text, printable, too_deep
 from harness.network import SpecError, reject_unknown
 from harness.protocol import DTYPES
 from harness.recipes import build_arrays
+from harness.specs import read
 from harness.tolerance import DEFAULT, Tolerance
 
 TASKS = ("forward", "gradient", "train")
@@ -49,6 +51,13 @@ class Task:
     epochs: int = 1
     batch_size: int | None = None
     dropout_seed: int | None = None
+    optimizer: optimizers.Optimizer | None = None
+    """The task's `optimizer = {...}`; None when it gives only `lr` (SGD)."""
+
+    @property
+    def rule(self) -> optimizers.Optimizer:
+        """The update a train task steps with: its optimizer, or SGD with its lr."""
+        return self.optimizer or optimizers.SGD(self.lr)
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ TOP_FIELDS = (
     "tolerance",
 )
 PROVENANCE_FIELDS = ("seed", "where", "printed")
-TASK_FIELDS = ("kind", "lr", "epochs", "batch_size", "dropout_seed")
+TASK_FIELDS = ("kind", "lr", "optimizer", "epochs", "batch_size", "dropout_seed")
 RUN_FIELDS = ("name", "x", "y", "rows", "task")
 GOLDEN_FIELDS = ("value", "decimals", "source", "tolerance")
 TOLERANCE_FIELDS = ("rtol", "atol", "why")
@@ -212,6 +221,7 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
         raise SpecError(f"{where}.kind", f"must be one of {', '.join(TASKS)}, got {kind!r}")
     inherited = base.__dict__ if base else {}
     values = {**inherited, **{k: v for k, v in spec.items() if k != "kind"}}
+    values.update(_optimizer(spec, base, where))
     batch_size = values.get("batch_size")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
         raise SpecError(f"{where}.batch_size", f"must be an integer, got {batch_size!r}")
@@ -221,6 +231,7 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
         epochs=_integer(values, "epochs", where, 1),
         batch_size=batch_size,
         dropout_seed=values.get("dropout_seed"),
+        optimizer=values.get("optimizer"),
     )
     seed = task.dropout_seed
     if seed is not None and not (_is_int(seed) and seed >= 0):
@@ -232,6 +243,21 @@ def _task(spec: Mapping[str, Any], network: net.Network, where: str, base: Task 
     if abs(task.lr) > MAX_LR:
         raise SpecError(f"{where}.lr", f"{task.lr!r} is absurd: at most {MAX_LR} (a typo?)")
     return task
+
+
+def _optimizer(spec: Mapping[str, Any], base: Task | None, where: str) -> dict[str, Any]:
+    """`optimizer = {type = "adam", lr = ..., ...}`, checked against the vocabulary, and its
+    lr; a bare `lr` is SGD's, and cannot retune an optimizer [task] set."""
+    if "optimizer" not in spec:
+        if "lr" in spec and base is not None and base.optimizer is not None:
+            kind = type(base.optimizer).__name__
+            raise SpecError(f"{where}.lr", f"[task] sets optimizer {kind}: give optimizer here")
+        return {}
+    if "lr" in spec:
+        raise SpecError(f"{where}.lr", "the optimizer table gives the rate: set optimizer.lr")
+    kind, values = read(spec["optimizer"], vocabulary.OPTIMIZERS, "optimizer", f"{where}.optimizer")
+    optimizer = kind.make(values)
+    return {"optimizer": optimizer, "lr": optimizer.lr}
 
 
 def _run(index, spec, task, network, arrays, golden_table, tolerance) -> Run:

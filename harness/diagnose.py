@@ -25,11 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness import optimizers
 from harness.cases import Case, Run
 from harness.compare import Comparison, compare
 from harness.excerpt import excerpt
 from harness.manual import REFERENCE
-from harness.tasks import batches
+from harness.tasks import batches, data_dtype
 from harness.tolerance import DEFAULT, Tolerance
 
 __all__ = ["Diagnosis", "Divergence", "diagnose", "excerpt", "first_divergence", "producer"]
@@ -168,7 +169,7 @@ def first_divergence(
     network = case.network
     tolerance = tolerance or case.tolerance_for(dtype)
     reference_step = REFERENCE.make_step(network, "float64", trace=True)
-    params = dict(case.params)
+    params, memory = dict(case.params), None
     with backend.numerics(dtype):
         step = backend.make_step(network, dtype, trace=trace)
         for index, batch in enumerate(batches(network, run)):
@@ -186,17 +187,19 @@ def first_divergence(
                     fast=not trace,
                 )
             if run.task.kind == "train":
-                params = {k: p - run.task.lr * expected.grads[k] for k, p in params.items()}
+                params, memory = optimizers.update(run.task.rule, params, expected.grads, memory)
     return None
 
 
-_LAYER_TENSOR = re.compile(r"layer (\d+) \(\w+\) output( grad)?")
+_LAYER_TENSOR = re.compile(r"layer (\d+) \(\w+\) (output|branch)( grad)?")
 
 
 def producer(network, tensor: str) -> str:
     """The forward or backward that computes a traced tensor: a layer's output comes from
-    its forward; the gradient flowing into layer i's output, from layer i+1's backward (the
-    loss's, for the last layer); a parameter's gradient, from its own layer's backward."""
+    its forward; the gradient flowing into a layer's output (or a residual's branch), from
+    the backward of what consumed it (`Network.gradient_source`: the next layer, a residual
+    whose own layers start there, or the loss); a parameter's gradient, from its own
+    layer's backward."""
     loss = f"loss ({network.loss.kind})"
     if tensor == "loss":
         return f"{loss} forward"
@@ -207,10 +210,10 @@ def producer(network, tensor: str) -> str:
     if not (match := _LAYER_TENSOR.fullmatch(tensor)):
         return ""
     index = int(match.group(1))
-    if not match.group(2):
+    if not match.group(3):
         return f"{network.label(index)} forward"
-    after = index + 1
-    return f"{network.label(after)} backward" if after < len(network.layers) else f"{loss} backward"
+    source = network.gradient_source(index, branch=match.group(2) == "branch")
+    return f"{loss} backward" if source is None else f"{network.label(source)} backward"
 
 
 def below_dtype(case: Case, backend) -> str:
@@ -285,7 +288,10 @@ def _compare(name: str, actual, expected, tolerance) -> Comparison:
 
 
 def _to(backend, arrays: dict, dtype: str) -> dict:
-    return {k: backend.from_numpy(np.asarray(v), dtype) for k, v in arrays.items()}
+    return {
+        k: backend.from_numpy(np.asarray(v), data_dtype(np.asarray(v), dtype))
+        for k, v in arrays.items()
+    }
 
 
 def _step_count(network, run: Run) -> int:

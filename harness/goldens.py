@@ -72,17 +72,19 @@ def _key(name: str) -> str:
     return name if name.replace("-", "").replace("_", "").isalnum() else f'"{name}"'
 
 
-def _toml(value: np.ndarray) -> str:
+def _toml(value: np.ndarray, indent: str = "") -> str:
+    """A TOML array, four numbers a line, each nested level indented four more spaces."""
+    inner = indent + "    "
     if value.ndim == 0:
         return repr(float(value))
     if value.ndim == 1 and value.size <= 4:
         return "[" + ", ".join(repr(float(v)) for v in value) + "]"
     if value.ndim == 1:
         lines = [value[i : i + 4] for i in range(0, value.size, 4)]
-        body = ",\n".join("    " + ", ".join(repr(float(v)) for v in line) for line in lines)
-        return "[\n" + body + ",\n]"
-    rows = ",\n".join("    " + _toml(row) for row in value)
-    return "[\n" + rows + ",\n]"
+        body = ",\n".join(inner + ", ".join(repr(float(v)) for v in line) for line in lines)
+        return "[\n" + body + ",\n" + indent + "]"
+    rows = ",\n".join(inner + _toml(row, inner) for row in value)
+    return "[\n" + rows + ",\n" + indent + "]"
 
 
 if __name__ == "__main__":

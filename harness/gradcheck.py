@@ -23,7 +23,7 @@ from harness.cases import Case, Run
 from harness.compare import Comparison, compare
 from harness.finite_differences import central_difference
 from harness.manual import REFERENCE, ManualBackend
-from harness.tasks import batches
+from harness.tasks import batches, data_dtype
 from harness.tolerance import Tolerance
 
 FD_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-7)
@@ -216,7 +216,9 @@ def backend_gradient(backend, case: Case, run: Run, dtype: str) -> dict[str, np.
     with backend.numerics(dtype):
         step = backend.make_step(case.network, dtype)
         params = {k: backend.from_numpy(v, dtype) for k, v in case.params.items()}
-        result = step(params, {k: backend.from_numpy(v, dtype) for k, v in batch.items()})
+        result = step(
+            params, {k: backend.from_numpy(v, data_dtype(v, dtype)) for k, v in batch.items()}
+        )
         return {
             k: np.asarray(backend.to_numpy(v), dtype=np.float64) for k, v in result.grads.items()
         }

@@ -22,6 +22,11 @@ Array = Any
 
 DTYPES = ("float32", "float64")
 
+INDEX_DTYPE = "int64"
+"""What `from_numpy` is asked for integer data (token ids): `from_numpy(ids, "int64")`. The
+backend keeps the values exactly, in int64 or in any integer dtype its library indexes with
+(JAX without x64 gives int32)."""
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -53,6 +58,10 @@ class StepResult:
 StepFn = Callable[[Mapping[str, Array], Mapping[str, Array]], StepResult]
 """`step(params, batch)`: batch holds "x", "y" and one "mask.<layer>" per dropout layer.
 
+x is floats of the cell's dtype, (batch, features) or (batch, sequence, features), or, for a
+network that starts with an embedding, integer token ids (batch, sequence), converted with
+`from_numpy(ids, INDEX_DTYPE)`.
+
 A mask is the harness's keep-mask as data: 1.0 where a unit is kept, 0.0 where dropped, drawn
 by the harness so every backend sees the same one. The Dropout layer applies the inverted
 scaling 1/(1 - p) itself; a backend must neither rescale the mask nor draw its own."""
@@ -76,7 +85,8 @@ class Backend(Protocol):
         ...
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> Array:
-        """Copy a NumPy array into a backend array of `dtype`."""
+        """Copy a NumPy array into a backend array of `dtype`: one of DTYPES, or
+        INDEX_DTYPE for integer data (token ids), whose values must come through exactly."""
         ...
 
     def to_numpy(self, array: Array) -> np.ndarray:
@@ -95,5 +105,9 @@ OPTIONAL_ATTRIBUTES = {
     " carry the `slow` marker and are left out of the default run",
     "device": "where from_numpy puts arrays (torch: 'cpu' or 'cuda'); the benchmarks set it for"
     " `--device cuda`, and skip a backend without it there",
+    "optimizer_update": "optimizer_update(optimizer, params, grads, state) -> (params, state):"
+    " one training update on the backend's arrays, state a dict carried between steps ({}"
+    " before the first); default harness.optimizers.update, the optimizer's Array-API rule"
+    " (a lazy library settles the new arrays here, as dask does)",
 }
 """Attributes a backend may add; the harness reads them with getattr and a default."""

@@ -3,10 +3,12 @@
 Each entry is one of
 - an inline number or nested list;
 - `{ arange = [start, stop, step], shape = [...] }`, NumPy's arange, reshaped;
-- `{ draw = "random" | "uniform" | "uniform_fan_in", shape = [...], ... }`, drawn in file
-  order from one `numpy.random.default_rng(seed)` (the case's `[random] seed`);
+- `{ draw = "random" | "uniform" | "uniform_fan_in" | "integers", shape = [...], ... }`,
+  drawn in file order from one `numpy.random.default_rng(seed)` (the case's `[random] seed`);
+  "integers" draws whole numbers in [low, high) (`rng.integers`), token ids say;
 - `{ compute = "half_sum_of_squares", of = NAME }`, seed 004's target (x0² + x1²)/2, as a
-  column.
+  column; `{ compute = "one_hot", of = NAME, classes = C }`, the one-hot rows (one more
+  axis, of width C) of an array of class labels in [0, C).
 Every recipe is written in the case file, so the data can be rebuilt without the harness.
 """
 
@@ -20,8 +22,8 @@ import numpy as np
 
 from harness.network import SpecError, reject_unknown
 
-DRAWS = ("random", "uniform", "uniform_fan_in")
-COMPUTES = ("half_sum_of_squares",)
+DRAWS = ("random", "uniform", "uniform_fan_in", "integers")
+COMPUTES = ("half_sum_of_squares", "one_hot")
 
 
 def build_arrays(table: Any, seed: int | None) -> dict[str, np.ndarray]:
@@ -54,12 +56,14 @@ RECIPE_FIELDS = {
     "random": ("draw", "shape"),
     "uniform": ("draw", "shape", "low", "high"),
     "uniform_fan_in": ("draw", "shape", "fan_in"),
-    "compute": ("compute", "of"),
+    "integers": ("draw", "shape", "low", "high"),
+    "half_sum_of_squares": ("compute", "of"),
+    "one_hot": ("compute", "of", "classes"),
 }
 
 
 def _recipe(entry: Mapping[str, Any], where: str, rng, arrays) -> np.ndarray:
-    kind = "arange" if "arange" in entry else "compute" if "compute" in entry else entry.get("draw")
+    kind = "arange" if "arange" in entry else entry.get("compute", entry.get("draw"))
     if isinstance(kind, str) and kind in RECIPE_FIELDS:
         reject_unknown(entry, RECIPE_FIELDS[kind], where)
     if "arange" in entry:
@@ -88,6 +92,13 @@ def _draw(entry: Mapping[str, Any], where: str, rng) -> np.ndarray:
     if kind == "uniform":
         low, high = _numbers([entry.get("low"), entry.get("high")], 2, f"{where}.low/high")
         return rng.uniform(low, high, shape)
+    if kind == "integers":
+        low, high = _numbers([entry.get("low"), entry.get("high")], 2, f"{where}.low/high")
+        if not (low.is_integer() and high.is_integer() and low < high):
+            raise SpecError(
+                f"{where}.low/high", f"need whole numbers low < high, got {low}, {high}"
+            )
+        return rng.integers(int(low), int(high), shape)
     if kind == "uniform_fan_in":
         (fan_in,) = _numbers([entry.get("fan_in")], 1, f"{where}.fan_in")
         if fan_in <= 0:
@@ -104,7 +115,17 @@ def _compute(entry: Mapping[str, Any], where: str, arrays) -> np.ndarray:
     if not isinstance(source, str) or source not in arrays:
         raise SpecError(f"{where}.of", f"names no earlier array: {source!r}")
     x = arrays[source]
+    if kind == "one_hot":
+        return _one_hot(x, entry.get("classes"), where)
     return np.sum(x * x, axis=1, keepdims=True) / 2.0
+
+
+def _one_hot(labels: np.ndarray, classes: Any, where: str) -> np.ndarray:
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise SpecError(f"{where}.classes", f"must be a positive integer, got {classes!r}")
+    if not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < classes)):
+        raise SpecError(f"{where}.of", f"labels must be whole numbers in [0, {classes})")
+    return np.eye(classes)[labels.astype(np.int64)]
 
 
 def _reshape(array: np.ndarray, entry, where: str) -> np.ndarray:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness import optimizers
 from harness.cases import Case, Run
 from harness.network import Network
-from harness.protocol import StepFn
+from harness.protocol import INDEX_DTYPE, StepFn
 
 
 @dataclass
@@ -47,6 +48,12 @@ def batches(network: Network, run: Run) -> Iterator[dict[str, np.ndarray]]:
             yield batch
 
 
+def data_dtype(value: np.ndarray, dtype: str) -> str:
+    """The dtype a batch array is handed to `from_numpy` in: INDEX_DTYPE for integer data
+    (token ids), else the cell's float dtype."""
+    return INDEX_DTYPE if value.dtype.kind in "iu" else dtype
+
+
 def execute(backend, case: Case, run: Run, dtype: str, step: StepFn, guard: bool = True) -> Outcome:
     """Compute every tensor the run's task names, inside the backend's numerics scope.
 
@@ -58,7 +65,7 @@ def execute(backend, case: Case, run: Run, dtype: str, step: StepFn, guard: bool
     with backend.numerics(dtype):
         convert = _Converter(backend, dtype)
         state = {name: convert(value) for name, value in case.params.items()}
-        losses, last = [], None
+        losses, last, memory = [], None, None
         for index, batch in enumerate(batches(case.network, run)):
             inputs = {k: convert(v, k if k in ("x", "y") else "") for k, v in batch.items()}
             before = _snapshot(backend, state) if guard else {}
@@ -68,7 +75,7 @@ def execute(backend, case: Case, run: Run, dtype: str, step: StepFn, guard: bool
                 _check_unchanged(backend, state, before, f"step {index + 1}")
             if run.task.kind == "train":
                 losses.append(last.loss)
-                state = {k: p - run.task.lr * last.grads[k] for k, p in state.items()}
+                state, memory = optimizers.step(backend, run.task.rule, state, last.grads, memory)
         if guard:
             _check_unchanged(backend, *convert.kept(), "by the end of the run")
         return _collect(backend, run, last, state, losses, dtype)
@@ -84,11 +91,11 @@ class _Converter:
     def __call__(self, value: np.ndarray, keep: str = ""):
         """`keep` names a slice of x or y to convert once and check at the end of the run."""
         if not keep:
-            return self.backend.from_numpy(fresh(value), self.dtype)
+            return self.backend.from_numpy(fresh(value), data_dtype(value, self.dtype))
         # x and y batches are views of the run's arrays, alive for the whole run
         key = (value.__array_interface__["data"][0], value.shape, value.strides)
         if key not in self._kept:
-            converted = self.backend.from_numpy(fresh(value), self.dtype)
+            converted = self.backend.from_numpy(fresh(value), data_dtype(value, self.dtype))
             held = np.array(self.backend.to_numpy(converted), copy=True)
             slices = sum(name.startswith(keep) for name, _, _ in self._kept.values())
             name = f"{keep} (batch {slices + 1})" if slices else keep
