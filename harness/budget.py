@@ -17,12 +17,15 @@ DEFAULT_MAX_WORK = 1e9
 
 
 def work(case: Case, run: Run) -> tuple[int, int, int]:
-    """(steps, rows per step, parameters) of one run."""
+    """(steps, rows per step, parameters) of one run; a row is one position of x's leading
+    axes (a sequence of 5 is 5 rows)."""
     task, rows = run.task, run.x.shape[0]
     size = (task.batch_size if task.kind == "train" else None) or rows
     steps = (task.epochs if task.kind == "train" else 1) * math.ceil(rows / size)
+    features = () if case.network.takes.ids else run.x.shape[-1:]
+    positions = math.prod(run.x.shape[1 : run.x.ndim - len(features)])
     params = sum(math.prod(shape) for shape in case.network.param_shapes.values())
-    return steps, size, params
+    return steps, size * positions, params
 
 
 def check(case: Case, max_work: float = DEFAULT_MAX_WORK) -> None:

@@ -27,6 +27,9 @@ BROKEN = {
         "fast-step-only",
         "float32-inside",
         "bias-grad-averaged",
+        "layer-norm-unbiased",
+        "layer-norm-backward-unprojected",
+        "attention-sees-the-future",
     )
 } | {"ignores-trace": "broken_backends.misbehaving:ignores_trace"}
 MIXED_SIGNS = cases.builtin_dir() / "relu-mixed-signs.toml"
@@ -124,6 +127,34 @@ def all_cases(registry) -> dict[str, cases.Case]:
             "grad.w3",
             "layer 4 (Linear) backward",
         ),
+        (  # issue 16: torch.var's default (n - 1) where layer norm divides by n
+            "layer-norm-unbiased",
+            "transformer-block-adam",
+            "run batch, step 1 of 1",
+            "layer 1 (LayerNorm) output",
+            "layer 1 (LayerNorm) forward",
+        ),
+        (  # the layer norm that opens an inner residual: its dx is that residual's branch
+            "layer-norm-backward-unprojected",
+            "residual-nested",
+            "run batch, step 1 of 1",
+            "layer 6 (Residual) branch grad",
+            "layer 3 (LayerNorm) backward",
+        ),
+        (  # the final layer norm: its dx flows into the residual before it
+            "layer-norm-backward-unprojected",
+            "transformer-block-adam",
+            "run batch, step 1 of 1",
+            "layer 8 (Residual) output grad",
+            "layer 9 (LayerNorm) backward",
+        ),
+        (
+            "attention-sees-the-future",
+            "attention-causal",
+            "run batch, step 1 of 1",
+            "layer 1 (Attention) output",
+            "layer 1 (Attention) forward",
+        ),
     ],
 )
 def test_broken_backend_is_caught_at_its_first_wrong_tensor(
@@ -152,6 +183,50 @@ def test_broken_backend_is_caught_at_its_first_wrong_tensor(
 )
 def test_every_traced_tensor_names_the_code_that_produced_it(tensor, made_by, registry):
     assert producer(registry["mlp-regression"].network, tensor) == made_by
+
+
+@pytest.mark.parametrize(
+    ("tensor", "made_by"),
+    [
+        ("layer 3 (LayerNorm) output", "layer 3 (LayerNorm) forward"),
+        ("layer 6 (Residual) output", "layer 6 (Residual) forward"),
+        ("layer 7 (Residual) output grad", "layer 8 (ReLU) backward"),
+        ("layer 6 (Residual) output grad", "layer 7 (Residual) backward"),
+        ("layer 5 (Linear) output grad", "layer 6 (Residual) backward"),
+        ("layer 6 (Residual) branch grad", "layer 3 (LayerNorm) backward"),
+        ("layer 2 (Linear) output grad", "layer 6 (Residual) backward"),
+        ("layer 7 (Residual) branch grad", "layer 1 (Tanh) backward"),
+        ("layer 0 (Linear) output grad", "layer 7 (Residual) backward"),
+        ("grad.gamma1", "layer 3 (LayerNorm) backward"),
+    ],
+)
+def test_nested_residuals_name_the_code_that_produced_each_tensor(tensor, made_by, registry):
+    """residual-nested: 0 Linear, [1 Tanh, 2 Linear, [3 LayerNorm, 4 Dropout, 5 Linear]
+    6 Residual] 7 Residual, 8 ReLU, 9 Linear. A block's own layers come before it; the
+    gradient at a fork (layer 0's, layer 2's output) is summed by the block that starts there."""
+    network = registry["residual-nested"].network
+    assert [layer.kind for layer in network.layers][:8] == [
+        "Linear", "Tanh", "Linear", "LayerNorm", "Dropout", "Linear", "Residual", "Residual"
+    ]  # fmt: skip
+    assert producer(network, tensor) == made_by
+
+
+def test_a_residual_opening_the_network_traces_no_branch_gradient():
+    """Its layers read the batch's x, which needs no gradient: no branch point is traced,
+    and the trace names stay those of the layers' outputs and the parameters."""
+    from harness.network import build
+
+    network = build(
+        [{"type": "residual", "layers": [{"type": "linear", "in": 2, "out": 2}]}],
+        {"type": "squared_error", "reduction": "sum"},
+    )
+    data = {"x": np.array([[1.0, -2.0]]), "y": np.array([[0.5, 0.5]])}
+    step = network.manual_step(np, {"w1": np.eye(2)}, data, trace=True)
+    assert network.points == (("output", 0), ("output", 1))
+    assert [k for k in step.trace if "grad" in k] == [
+        "layer 1 (Residual) output grad", "layer 0 (Linear) output grad", "grad.w1"
+    ]  # fmt: skip
+    np.testing.assert_array_equal(step.output, [[2.0, -4.0]])
 
 
 def test_a_bug_only_in_the_fast_step_is_named_as_such(broken, registry):

@@ -25,7 +25,7 @@ from array_api_compat import numpy as plain
 from harness import cases, composites, gradcheck, plugins
 from harness.compare import compare
 from harness.manual import REFERENCE
-from harness.tasks import execute
+from harness.tasks import data_dtype, execute
 from harness.tolerance import DEFAULT, printed_slack
 
 CASES = sorted(path.stem for path in cases.builtin_dir().glob("*.toml"))
@@ -71,20 +71,43 @@ def test_reference_in_float32_keeps_its_dtype_and_meets_every_golden(case_name):
             assert comparison.ok, comparison.describe()
 
 
-KINDS = {"linear": "Linear", "relu": "ReLU", "sigmoid": "Sigmoid", "softmax": "Softmax"}
+KINDS = {
+    "linear": "Linear", "relu": "ReLU", "sigmoid": "Sigmoid", "softmax": "Softmax",
+    "dropout": "Dropout", "tanh": "Tanh", "gelu": "GELU", "layer_norm": "LayerNorm",
+    "log_softmax": "LogSoftmax", "residual": "Residual", "embedding": "Embedding",
+    "attention": "Attention",
+}  # fmt: skip
+STEMS = {
+    "linear": lambda spec: ["w", "b"] if spec.get("bias") else ["w"],
+    "layer_norm": lambda spec: ["gamma", "beta"],
+    "embedding": lambda spec: ["emb"],
+    "attention": lambda spec: ["wq", "wk", "wv", "wo"],
+}
 
 
 def expected_trace(spec: dict) -> list[str]:
-    """The trace names Network.trace documents, from the case file's own layer list."""
-    kinds = [KINDS.get(layer["type"], "Dropout") for layer in spec["layers"]]
-    params, number = {}, 0
-    for i, layer in enumerate(spec["layers"]):
-        if layer["type"] == "linear":
-            number += 1
-            params[i] = [f"grad.w{number}"] + ([f"grad.b{number}"] if layer.get("bias") else [])
-    names = [f"layer {i} ({kind}) output" for i, kind in enumerate(kinds)] + ["loss"]
-    for i in reversed(range(len(kinds))):
-        names += [f"layer {i} ({kinds[i]}) output grad", *params.get(i, [])]
+    """The trace names Network.trace documents, from the case file's own layer list: layers
+    numbered in computed order (a residual's own before it), parameters by each kind's count."""
+    flat: list[tuple[str, list[str], int]] = []  # (kind, its parameters' grads, span)
+    counts: dict[str, int] = {}
+
+    def walk(layers):
+        for layer in layers:
+            start = len(flat)
+            walk(layer.get("layers", []))
+            counts[layer["type"]] = number = counts.get(layer["type"], 0) + 1
+            stems = STEMS.get(layer["type"], lambda spec: [])(layer)
+            flat.append(
+                (KINDS[layer["type"]], [f"grad.{s}{number}" for s in stems], len(flat) - start)
+            )
+
+    walk(spec["layers"])
+    label = [f"layer {i} ({kind})" for i, (kind, _, _) in enumerate(flat)]
+    names = [f"{name} output" for name in label] + ["loss"]
+    for i in reversed(range(len(flat))):
+        names += [f"{label[i]} output grad", *flat[i][1]]
+        starting = [r for r, (_, _, span) in enumerate(flat) if span and r - span == i and i]
+        names += [f"{label[r]} branch grad" for r in sorted(starting)]
     return names
 
 
@@ -98,7 +121,7 @@ def test_reference_trace_names_every_tensor_the_step_computes(case_name):
     batch = gradcheck.first_batch(case, case.runs[0])
     result = REFERENCE.make_step(case.network, "float64", trace=True)(case.params, batch)
     assert list(result.trace) == expected_trace(spec)
-    last = len(spec["layers"]) - 1
+    last = len(case.network.layers) - 1
     assert result.trace[f"layer {last} ({case.network.layers[last].kind}) output"] is result.output
     assert result.trace["loss"] is result.loss
     assert all(result.trace[f"grad.{k}"] is v for k, v in result.grads.items())
@@ -125,7 +148,7 @@ def test_autograd_trace_matches_the_hand_written_one(case_name):
         convert = torch_backend.from_numpy
         got = step(
             {k: convert(v, "float64") for k, v in case.params.items()},
-            {k: convert(v, "float64") for k, v in batch.items()},
+            {k: convert(v, data_dtype(v, "float64")) for k, v in batch.items()},
         ).trace
     assert list(got) == list(expected)
     for name, value in expected.items():
