@@ -42,6 +42,9 @@ class Golden:
     source: str
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     why: str = ""
+    snapshot: bool = False
+    """The harness's own float64 reference, recorded once: a regression anchor, not an
+    independent check (the suspect-golden diagnosis leaves it out)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ TOP_FIELDS = (
 PROVENANCE_FIELDS = ("seed", "where", "printed")
 TASK_FIELDS = ("kind", "lr", "optimizer", "epochs", "batch_size", "dropout_seed")
 RUN_FIELDS = ("name", "x", "y", "rows", "task")
-GOLDEN_FIELDS = ("value", "decimals", "source", "tolerance")
+GOLDEN_FIELDS = ("value", "decimals", "source", "snapshot", "tolerance")
 TOLERANCE_FIELDS = ("rtol", "atol", "why")
 
 
@@ -329,9 +332,31 @@ def _golden(entry: Any, where: str, shapes, case_tolerance: Mapping[str, Toleran
     if decimals != "repr" and not (isinstance(decimals, int) and decimals >= 0):
         raise SpecError(f"{where}.decimals", f'must be an integer or "repr", got {decimals!r}')
     source = plain_text(_require(entry, "source", str, where), f"{where}.source")
+    snapshot = _snapshot(entry, source, where)
     overrides = _tolerances(entry.get("tolerance", {}), f"{where}.tolerance", case_tolerance)
     why = "; ".join(e["why"] for e in entry.get("tolerance", {}).values())
-    return Golden(value, None if decimals == "repr" else decimals, source, overrides, why)
+    places = None if decimals == "repr" else decimals
+    return Golden(value, places, source, overrides, why, snapshot)
+
+
+SNAPSHOT_SOURCE = "xp-harness"
+"""How a snapshot's source begins (`xp-harness float64 reference, DATE; ...`): a golden
+from the harness's own output says so in both its source and `snapshot = true`."""
+
+
+def _snapshot(entry: Mapping[str, Any], source: str, where: str) -> bool:
+    """`snapshot = true` exactly when the source is the harness's own output."""
+    snapshot = entry.get("snapshot", False)
+    if not isinstance(snapshot, bool):
+        raise SpecError(f"{where}.snapshot", f"must be true or false, got {snapshot!r}")
+    if snapshot != source.startswith(SNAPSHOT_SOURCE):
+        says = "names the harness's own output" if not snapshot else "names another source"
+        raise SpecError(
+            f"{where}.snapshot",
+            f"is {str(snapshot).lower()} but the source {says}: a golden from the harness "
+            f"says so twice (source {SNAPSHOT_SOURCE} ..., snapshot = true)",
+        )
+    return snapshot
 
 
 def _tolerances(spec: Any, where: str, inherit: Mapping[str, Tolerance]) -> dict[str, Tolerance]:

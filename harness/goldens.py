@@ -4,7 +4,10 @@
     python -m harness.goldens --cases DIR CASE >> DIR/CASE.toml
 
 Used for golden values that the seeds printed from unseeded RNGs or not at all; a tensor that
-already has a golden in the file is left out, so a second run appends nothing. Each value is
+already has a golden in the file is left out, so a second run appends nothing. These goldens
+are snapshots of the harness's own output (`snapshot = true`): they anchor regressions but are
+no independent check, so the suspect-golden diagnosis leaves them out; independent goldens
+for the network's layers come from tools/torch_goldens.py. Each value is
 written by repr (exact float64) and cross-checked against torch autograd in float64 when torch
 is installed; the largest difference goes into the `source` line, so the file says how far an
 independent autograd agreed when the golden was made. tests/test_goldens.py regenerates a
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"value = {_toml(value)}")
             print('decimals = "repr"')
             print(f'source = "xp-harness float64 reference, {day}{agreed}"')
+            print("snapshot = true")
     return 0
 
 

@@ -446,3 +446,38 @@ def test_free_text_that_gets_printed_holds_no_control_character(tmp_path, old, n
     message = assert_case_error(edited(tmp_path, T1, (old, new)), field)
     assert "holds a control character" in message
     assert all(ch.isprintable() for ch in message)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("snapshot = true", "snapshot = false", "is false but the source names the harness's"),
+        ("snapshot = true\n", "", "is false but the source names the harness's"),
+        ("snapshot = true", 'snapshot = "yes"', "must be true or false"),
+    ],
+)
+def test_a_golden_from_the_harness_says_it_is_a_snapshot(tmp_path, old, new, says):
+    """55 of the 66 goldens before issue 16 were the harness's own float64 output: each says
+    so in its source and with `snapshot = true`, or the file is refused."""
+    text = (cases.builtin_dir() / "relu-mixed-signs.toml").read_text()
+    path = tmp_path / "relu-mixed-signs.toml"
+    path.write_text(text.replace(old, new, 1))
+    message = assert_case_error(path, "golden.batch.output.snapshot")
+    assert says in message
+
+
+def test_only_a_source_naming_the_harness_may_be_a_snapshot(tmp_path):
+    text = (cases.builtin_dir() / "log-softmax-nll.toml").read_text()
+    path = tmp_path / "log-softmax-nll.toml"
+    path.write_text(text.replace('decimals = "repr"\n', 'decimals = "repr"\nsnapshot = true\n', 1))
+    assert "names another source" in assert_case_error(path, "golden.batch.output.snapshot")
+
+
+def test_every_builtin_golden_is_a_snapshot_or_independent(registry):
+    """Snapshots are the harness's own output; the rest come from the seeds or torch."""
+    goldens = [g for case in registry.values() for run in case.runs for g in run.golden.values()]
+    snapshots = [g for g in goldens if g.snapshot]
+    assert all(g.source.startswith("xp-harness float64 reference") for g in snapshots)
+    independent = [g for g in goldens if not g.snapshot]
+    assert all(g.source.startswith(("seed ", "torch.nn.functional")) for g in independent)
+    assert len(snapshots) == 55

@@ -63,3 +63,32 @@ def test_control_characters_in_a_golden_source_are_escaped(misprinted, load_back
     text = golden_suspects(_cells(misprinted, [load_backend("numpy")]), [misprinted])
     assert "golden source: seed\\x1b[2J 001" in text
     assert all(ch.isprintable() for line in text.splitlines() for ch in line)
+
+
+def _shifted(tmp_path, name: str, old: str, new: str) -> cases.Case:
+    text = (cases.builtin_dir() / f"{name}.toml").read_text()
+    assert old in text
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text.replace(old, new, 1))
+    return cases.load(path)
+
+
+def test_a_snapshot_every_backend_misses_is_no_suspect(tmp_path, load_backend):
+    """relu-mixed-signs' loss is the harness's own output (snapshot = true): moved, every
+    cell misses it, and that says the reference changed, not that the golden is suspect."""
+    case = _shifted(tmp_path, "relu-mixed-signs", "value = 1.44044", "value = 2.44044")
+    golden = case.runs[0].golden["loss"]
+    assert golden.snapshot and golden.source.startswith("xp-harness")
+    cells = _cells(case, [load_backend(name) for name in CORRECT])
+    assert all(cell.status == "fail" for cell in cells)
+    assert golden_suspects(cells, [case]) == ""
+
+
+def test_an_independent_torch_golden_every_backend_misses_is_a_suspect(tmp_path, load_backend):
+    """The same for a golden from tools/torch_goldens.py: independent, so it is named."""
+    case = _shifted(tmp_path, "log-softmax-nll", "value = 264.80", "value = 265.80")
+    assert not case.runs[0].golden["loss"].snapshot
+    cells = _cells(case, [load_backend(name) for name in CORRECT])
+    text = golden_suspects(cells, [case])
+    assert text.startswith("suspect golden: log-softmax-nll batch/loss: every cell")
+    assert "golden source: torch.nn.functional float64 (tools/torch_goldens.py" in text
