@@ -4,6 +4,7 @@ is consistent, `network.build` follows it, and a bad spec is one line naming its
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,28 @@ def test_ranges_say_their_ends():
     assert Range(1).phrase() == ">= 1"
     assert 1.0 not in Range(0.0, 1.0, open_high=True)
     assert math.nan not in Range() and np.float64(0.5) in Range(0.0, 1.0)
+
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_the_readme_layer_table_lists_every_kind():
+    """The README's table under "The network" has a row for every declared kind."""
+    table = README.read_text().split("## The network", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    for name in V.LAYERS:
+        assert any(f'{{"type": "{name}"' in row for row in rows), name
+    for name in V.LOSSES:
+        assert any(f'loss `{{"type": "{name}"' in row for row in rows), name
+    for name in V.OPTIMIZERS:
+        assert any(f'type = "{name}"' in row for row in rows), name
+
+
+def test_the_readme_layer_table_gives_each_kinds_parameters_and_fields():
+    table = README.read_text().split("## The network", 1)[1].split("\n## ", 1)[0]
+    for name, kind in V.LAYERS.items():
+        row = next(line for line in table.splitlines() if f'{{"type": "{name}"' in line)
+        spec = row.split("`")[1]
+        assert all(f'"{field}"' in spec for field in kind.fields), (name, spec)
+        for stem in kind.params(spec_of(kind), 3):
+            assert f"`{stem}<k>`" in row, (name, stem)
