@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from array_api_compat import numpy as plain
 
-from harness import cases, composites, gradcheck, plugins
+from harness import cases, composites, gradcheck, optimizers, plugins
 from harness.compare import compare
 from harness.manual import REFERENCE
 from harness.tasks import data_dtype, execute
@@ -177,6 +177,32 @@ def test_a_delegated_kernel_is_the_one_that_runs_and_gets_the_namespace():
     composites.sigmoid(xp, x)
     composites.cross_entropy(xp, np.full_like(x, 0.5), x, 1e-7)
     composites.softmax(xp, x)
+    composites.gelu(xp, x)
+    composites.layer_norm(xp, x, np.ones(3), np.zeros(3), 1e-5)
+    composites.log_softmax(xp, x)
     ran = [name for name, _ in calls]
-    assert ran == ["relu", "sigmoid", "cross_entropy", "softmax", "stop_gradient"]
+    assert ran == [
+        "relu", "sigmoid", "cross_entropy", "softmax", "stop_gradient", "gelu", "layer_norm",
+        "log_softmax", "stop_gradient",
+    ]  # fmt: skip
     assert all(namespace is xp for _, namespace in calls)
+
+
+def test_a_backends_own_optimizer_update_is_the_one_that_runs():
+    """harness.optimizers.step hands a backend's optimizer_update the optimizer, the
+    arrays and the state (the reference has none, so nothing above sees this)."""
+    seen = []
+
+    class Own:
+        def optimizer_update(self, *args):
+            seen.append(args)
+            return "params", "state"
+
+    adam = optimizers.Adam(0.1, 0.9, 0.999, 1e-8)
+    params, grads = {"w": np.ones(2)}, {"w": np.full(2, 0.5)}
+    assert optimizers.step(Own(), adam, params, grads, {"step": 3}) == ("params", "state")
+    assert optimizers.step(Own(), adam, params, grads) == ("params", "state")
+    assert seen == [(adam, params, grads, {"step": 3}), (adam, params, grads, {})]
+    plain, state = optimizers.step(object(), adam, params, grads)
+    np.testing.assert_allclose(plain["w"], 1 - 0.1 * 0.5 / (0.5 + 1e-8), rtol=1e-15)
+    assert state["step"] == 1

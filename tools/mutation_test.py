@@ -1,6 +1,6 @@
 """Mutation-test the hand-written backward with mutmut; compare survivors with the record.
 
-    python tools/mutation_test.py            # about 5 minutes on 2 cores
+    python tools/mutation_test.py            # about 25 minutes on 2 cores
 
 Copies the git-tracked tree (and untracked, unignored files) to a scratch directory, configures
 mutmut there (so the working tree gets no `mutants/` and pyproject.toml no section), mutates
@@ -28,16 +28,21 @@ RECORD = ROOT / "docs" / "mutation-testing.md"
 
 SCOPE = {
     "harness/layers.py": ["*"],
+    "harness/sequence_layers.py": ["*"],
     "harness/losses.py": ["*"],
     "harness/composites.py": [
-        "_relu", "_sigmoid", "_softmax", "_cross_entropy", "_identity",
-        "relu", "sigmoid", "softmax", "cross_entropy", "kernel", "stop_gradient",
+        "_relu", "_sigmoid", "_softmax", "_cross_entropy", "_gelu", "_layer_norm",
+        "_log_softmax", "_identity",
+        "relu", "sigmoid", "softmax", "cross_entropy", "gelu", "layer_norm", "log_softmax",
+        "kernel", "stop_gradient",
     ],
     "harness/network.py": ["Network.forward", "Network.objective", "Network.manual_step"],
+    "harness/optimizers.py": ["SGD.rule", "Adam.rule", "update", "step"],
 }  # fmt: skip
-"""What is mutated: every function of layers.py and losses.py, composites.py's default
-compositions and the dispatch that reaches them, and the network's forward and step (the
-delegation switch, spec parsing and trace naming are not the backward)."""
+"""What is mutated: every function of layers.py, sequence_layers.py and losses.py,
+composites.py's default compositions and the dispatch that reaches them, the network's
+forward and step (residuals included), and the optimizers' updates and the dispatch to a
+backend's own (the delegation switch, spec parsing and trace naming are not the backward)."""
 
 CONFIG = """
 [tool.mutmut]
