@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -116,16 +117,28 @@ def _runner_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_backends(args) -> int:
-    """Plugins are loaded and asked outside this process: one that crashes is listed as such."""
+    """Each plugin is loaded and asked in its own worker: one that crashes is listed as such;
+    a name two distributions register is listed once per distribution, with both."""
     from harness import plugins
+    from harness.channel import text
 
-    names = list(plugins.discover())
+    registered = plugins.registrations()
+    unique = [name for name, entries in registered.items() if len(entries) == 1]
     with _runner(args) as runner:
-        found = {info.name: info for info in runner.survey(names, None)}
-        infos = [found.get(name) or runner.describe(name) for name in names]
-    for info in infos:
-        state = "available" if info.available else f"unavailable: {info.reason}"
-        print(f"{info.name:<18} {info.library:<18} {info.version or '-':<14} {state}")
+        infos = {info.name: info for info in runner.survey(unique)}
+    for name, entries in registered.items():
+        if len(entries) > 1:
+            for entry in entries:
+                where = f"registered by {len(entries)} distributions; this one: {entry.describe()}"
+                print(f"{name:<18} {'?':<18} {'?':<18} {'-':<12} error: {text(where)}")
+            continue
+        info = infos[name]
+        version = f"{info.distribution or '?':<18} {info.version or '-':<12}"
+        if info.error or info.fault:
+            state = f"{info.fault or 'error'}: {info.error or info.reason}"
+        else:
+            state = "available" if info.available else f"unavailable: {info.reason}"
+        print(f"{name:<18} {info.library:<18} {version} {state}")
         for warning in info.warnings:
             print(f"    warning: {warning}")
     return 0
@@ -144,11 +157,10 @@ def cmd_cases(args) -> int:
 def cmd_run(args) -> int:
     from harness import plugins
 
-    if args.json and not args.json.parent.is_dir():
-        raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
+    _check_json_target(args.json)
     cases, skipped = _load_cases(args.cases, args.max_work)
     cases = _select(cases, args.case, "case")
-    names = _pick(list(plugins.discover()), args.backend, "backend")
+    names = _pick_backends(list(plugins.discover()), args.backend)
     dtypes = _pick(list(DTYPES), args.dtype, "dtype")
     try:
         with _runner(args) as runner:
@@ -172,7 +184,7 @@ def _run(args, runner, cases, skipped, names, dtypes) -> int:
         out.add(index, cell)
         shown.done(index, cell)
 
-    cells = runner.cells(tasks, on_cell, first=_slow_backends(runner, names))
+    cells = runner.cells(tasks, on_cell, first=runner.slow_backends(names))
     shown.finish()
     print(report.summary(cells))
     if skipped:
@@ -191,18 +203,6 @@ def _run(args, runner, cases, skipped, names, dtypes) -> int:
     return 1 if failed or any(c.status in ("disagree", "error") for c in checks) else 0
 
 
-def _slow_backends(runner, names: list[str]) -> list[str]:
-    """Backends that declare themselves slow (torch-compile), started first so that the
-    others fill the remaining workers around them; asked of the scout, no library imported."""
-    from harness import workers
-
-    try:
-        flags = runner.call(workers.SCOUT, workers.slow_flags, names)
-    except Exception:  # a plugin that kills the scout: no ordering, the cells still run
-        return []
-    return [name for name in names if flags.get(name)]
-
-
 FAILED = ("fail", "error", "crashed", "timeout")
 """Cell statuses that make `harness run` and `harness show` exit 1."""
 
@@ -210,7 +210,7 @@ FAILED = ("fail", "error", "crashed", "timeout")
 def _runner(args):
     from harness.runner import CellRunner
 
-    if args.timeout is not None and args.timeout <= 0:
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1")
@@ -219,19 +219,28 @@ def _runner(args):
     )
 
 
+def _check_json_target(path: Path | None) -> None:
+    """--json names a regular file to (re)write, in a directory that exists: never a
+    directory, a device, a FIFO or a symbolic link, which a rename would replace."""
+    if path is None:
+        return
+    if path.is_symlink():
+        raise UsageError(f"--json {path}: is a symbolic link; name the file itself")
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise UsageError(f"--json {path}: is {kind}; name a file to write")
+    if not path.parent.is_dir():
+        raise UsageError(f"--json {path}: directory {path.parent} does not exist")
+
+
 def _gradcheck(runner, cases, names, dtypes):
     """Print the three-way check as its rows arrive; return them."""
-    from harness import gradcheck, plugins, report
+    from harness import gradcheck, report
 
     if all(run.task.kind == "forward" for case in cases for run in case.runs):
         return []
-    selected = [runner.describe(name) for name in names]
-    others = [n for n in plugins.discover() if n not in names]
-    libraries = {info.library for info in selected if info.available}
-    registered = [*selected, *runner.survey(others, libraries)]
-    pairings = gradcheck.pairings(selected, registered)
+    pairings = runner.pairings(names)
     print(f"\n{report.gradcheck_header()}", flush=True)
-
     asked = [
         (backend.name, case.path, run.name, dtype)
         for case in cases
@@ -262,7 +271,7 @@ def cmd_show(args) -> int:
     from harness import plugins, report
 
     case = _select(_load_cases(args.cases, args.max_work)[0], [args.case], "case")[0]
-    (name,) = _pick(list(plugins.discover()), [args.backend], "backend")
+    (name,) = _pick_backends(list(plugins.discover()), [args.backend])
     (dtype,) = _pick(list(DTYPES), [args.dtype], "dtype")
     try:
         with _runner(args) as runner:
@@ -289,7 +298,9 @@ def _load_cases(directory: Path | None, max_work: float):
 
     if directory is not None and not directory.is_dir():
         raise UsageError(f"--cases {directory}: not a directory")
-    loaded, errors = cases.load_dir(directory)
+    if not (math.isfinite(max_work) and max_work > 0):
+        raise UsageError(f"--max-work {max_work:g}: must be a positive, finite amount of work")
+    loaded, errors = cases.load_dir(directory, max_work)
     if not loaded and not errors:
         raise UsageError(f"--cases {directory}: no *.toml case files in it")
     loaded, refused = budget.split(loaded, max_work)
@@ -302,6 +313,18 @@ def _load_cases(directory: Path | None, max_work: float):
 def _select(cases, names: list[str], what: str):
     by_name = {c.name: c for c in cases}
     return [by_name[n] for n in _pick(list(by_name), names, what)]
+
+
+def _pick_backends(registered: list[str], asked: list[str]) -> list[str]:
+    """Like `_pick`; a name two distributions register is a usage error when asked for."""
+    from harness import plugins
+
+    chosen = _pick(registered, asked, "backend")
+    duplicated = {n: e for n, e in plugins.registrations().items() if len(e) > 1}
+    for name in asked:
+        if name in duplicated:
+            raise UsageError(plugins.duplicate_message(name, duplicated[name]))
+    return chosen
 
 
 def _pick(valid: list[str], asked: list[str], what: str) -> list[str]:

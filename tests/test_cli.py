@@ -38,11 +38,11 @@ def golden_tolerance(case, golden, dtype: str, printed: int | None = None):
 def test_backends_lists_the_builtins_with_versions(tmp_path):
     result = harness("backends", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split(maxsplit=3) for line in result.stdout.splitlines()}
+    rows = {line.split()[0]: line.split(maxsplit=4) for line in result.stdout.splitlines()}
     assert set(rows) == set(plugins.discover())
     for name in BUILTIN_BACKENDS:
-        _, library, version, state = rows[name]
-        assert library == name
+        _, library, distribution, version, state = rows[name]
+        assert library == distribution == name
         try:
             installed = importlib.metadata.version(library)
         except importlib.metadata.PackageNotFoundError:

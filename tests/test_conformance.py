@@ -70,12 +70,13 @@ def run_suite(pytester, *options: str, module: str = "harness.conformance"):
 
 def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytester):
     (tmp_path / "protocol_breakers.py").write_text(PROTOCOL_BREAKERS)
-    install({name: f"protocol_breakers:{attr}" for name, attr in BREAKERS.items()})
+    points = {name: f"protocol_breakers:{attr}" for name, attr in BREAKERS.items()}
+    install({**points, "ignores-trace": "broken_backends.misbehaving:ignores_trace"})
     result = run_suite(
         pytester,
         "-rf",
         "--harness-backend",
-        ",".join(["numpy", *BREAKERS]),
+        ",".join(["numpy", *BREAKERS, "ignores-trace"]),
         module="harness.conformance.test_backend_protocol",
     )
     failed = {line.split(" - ")[0].split("::")[-1] for line in result.outlines if "FAILED" in line}
@@ -87,11 +88,19 @@ def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytest
         "test_to_numpy_returns_a_host_numpy_array[lists-out-float64]",
         "test_numerics_scopes_what_it_sets[leaky-numerics-float32]",
         "test_numerics_scopes_what_it_sets[leaky-numerics-float64]",
+        # the trace check: float32 arithmetic shows at float64, a list is no array, and a
+        # backend that ignores trace=True names nothing
+        "test_trace_names_every_tensor_and_agrees[always-float32-float64]",
+        "test_trace_names_every_tensor_and_agrees[lists-out-float32]",
+        "test_trace_names_every_tensor_and_agrees[lists-out-float64]",
+        "test_trace_names_every_tensor_and_agrees[ignores-trace-float32]",
+        "test_trace_names_every_tensor_and_agrees[ignores-trace-float64]",
     }, text
     assert "from_numpy shares memory with its NumPy input: it must copy" in text
     assert "from_numpy(..., 'float64') gave an array of dtype float32" in text
     assert "to_numpy returned list, not numpy.ndarray" in text
     assert "numpy.geterr changed after `with numerics(...)`" in text
+    assert "the trace lacks" in text and "trace=True must name each (Network.trace)" in text
 
 
 XFAILS = """\
@@ -231,9 +240,9 @@ def test_under_xdist_the_controller_writes_every_workers_results(tmp_path, pytes
         f"--harness-report={tmp_path / 'board'}",
         module="harness.conformance.test_backend_protocol",
     )
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=16)  # 4 promises x 2 backends x 2 dtypes
     doc = json.loads((tmp_path / "board.json").read_text())
-    assert doc["totals"] == {"pass": 12}
+    assert doc["totals"] == {"pass": 16}
     assert {(r["backend"], r["dtype"]) for r in doc["results"]} == {
         (b, d) for b in ("numpy", "array-api-strict") for d in ("float32", "float64")
     }

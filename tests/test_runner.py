@@ -81,7 +81,7 @@ def test_a_hang_is_a_timeout_and_the_next_cell_still_runs(install_plugins, capsy
         hung = cells[case, "hangs-in-make-step"]
         assert (hung["status"], hung["message"]) == (
             "timeout",
-            "ran past the 3 s limit; its worker was ended",
+            "ran past the 3 s limit; its worker was ended (raise the limit with --timeout SECONDS)",
         )
         assert cells[case, "numpy"]["status"] == "pass"
 
@@ -221,7 +221,7 @@ def test_a_plugin_that_kills_its_import_is_crashed_not_skipped(install_plugins, 
     install_plugins({**UNRULY, "exits-on-import": "broken_backends.exits_on_import:backend"})
     assert cli.main(["backends"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert rows["exits-on-import"].endswith("unavailable: the worker died: exit status 3")
+    assert rows["exits-on-import"].endswith("crashed: the worker died: exit status 3")
     assert rows["numpy"].rstrip().endswith(" available")
     code, _, cells = harness_run(capsys, tmp_path, ["exits-on-import", "numpy"])
     assert code == 1

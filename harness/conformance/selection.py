@@ -39,6 +39,9 @@ def backends(config: pytest.Config) -> list[str]:
             f"--harness-backend/{ENVIRONMENT}: no backend named {unknown[0]!r} "
             f"(registered: {', '.join(registered)})"
         )
+    entries = plugins.registrations()
+    if twice := [name for name in asked if len(entries.get(name, ())) > 1]:
+        raise pytest.UsageError(plugins.duplicate_message(twice[0], entries[twice[0]]))
     return list(dict.fromkeys(asked))
 
 
