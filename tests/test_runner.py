@@ -230,3 +230,14 @@ def test_a_plugin_that_kills_its_import_is_crashed_not_skipped(install_plugins, 
         crashed = cells[case, "exits-on-import"]
         assert crashed["status"] == "crashed"
         assert crashed["message"] == "while loading the backend: the worker died: exit status 3"
+
+
+def test_a_slow_backend_gets_the_longer_default_limit_and_an_explicit_one_wins():
+    from harness.runner import DEFAULT_TIMEOUT, SLOW_TIMEOUT, CellRunner
+
+    with CellRunner() as runner:
+        assert runner.describe("torch-compile").slow
+        assert runner.limit("torch-compile") == SLOW_TIMEOUT
+        assert runner.limit("numpy") == DEFAULT_TIMEOUT
+    with CellRunner(timeout=7.0) as runner:
+        assert runner.limit("torch-compile") == 7.0
