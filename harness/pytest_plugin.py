@@ -161,8 +161,8 @@ def _xp_state(config: pytest.Config) -> dict[str, list[Any]]:
         from harness import plugins
         from harness.conformance import selection
 
-        names = list(plugins.discover())
-        config.stash[_XP] = selection.libraries(names, selection.requested_backends(config))
+        points = plugins.discover()
+        config.stash[_XP] = selection.libraries(points, selection.requested_backends(config))
     return config.stash[_XP]
 
 
@@ -170,8 +170,10 @@ def _xp_state(config: pytest.Config) -> dict[str, list[Any]]:
 def xp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The array library's Array-API namespace, with its numerics set for `xp_dtype`.
 
-    Each library is reached through its first available backend; without `xp_dtype` in the
-    test the library keeps its own defaults (JAX: float32).
+    Each library is reached through its first available backend, and the namespace is that
+    backend's `namespace()` where it has one; without `xp_dtype` in the test the library keeps
+    its own defaults (JAX: float32). By default the libraries are this package's own backends';
+    an installed plugin's library runs when named (`--harness-backend`, `HARNESS_BACKENDS`).
     """
     from contextlib import nullcontext
 
@@ -203,7 +205,10 @@ def _first_available(library: str, candidates: list[Any]) -> Any:
 
 
 def _namespace(backend: Any, dtype: str) -> Any:
-    """The namespace of the backend's own arrays, as array_api_compat resolves it."""
+    """The plugin's own `namespace()` where it has one (paddle's tensors, say, are not types
+    array_api_compat knows); else the namespace of its arrays, as array_api_compat resolves it."""
+    if callable(getattr(backend, "namespace", None)):
+        return backend.namespace()
     import numpy as np
     from array_api_compat import array_namespace
 
