@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from report_pages import chromium
 
 pytest_plugins = ["pytester"]
 TESTS = Path(__file__).parent
@@ -136,6 +137,23 @@ def test_a_failing_backend_shows_the_first_divergence_xfails_and_scoreboard(
     markdown = (tmp_path / "board.md").read_text()
     assert "| | relu-discarded float64 |" in markdown
     assert "| relu-mixed-signs | xfail" in markdown
+    assert doc["environment"]["command"][-2:] == ["-k", "not gradient and not protocol"]
+    assert doc["environment"]["duration_s"] > 0
+    details = {r["row"]: r["details"] for r in doc["results"]}
+    assert "first divergence: run batch, step 1 of 1: layer 1 (ReLU)" in details["relu-mixed-signs"]
+    assert details["task1-forward"] == "[XPASS(strict)] passes, so the strict xfail fails"
+    assert f"harness scoreboard: {board}.md, {board}.json and {board}.html" in text
+    with chromium() as browser:  # the page `harness report` makes, written beside them
+        browser.get((tmp_path / "board.html").as_uri())
+        shown = browser.execute_script(
+            "return Array.from(document.querySelectorAll('table.matrix td.cell'))"
+            ".map(c => c.dataset.row + ' ' + c.dataset.status)"
+        )
+        assert sorted(shown) == sorted(f"{row} {o[0]}" for row, o in outcomes.items())
+        cell = browser.find_element("css selector", "td.cell[data-status='xfail'] a")
+        cell.click()
+        report = browser.find_element("css selector", "details.report[open] pre").text
+        assert "first divergence: run batch, step 1 of 1: layer 1 (ReLU)" in report
 
 
 def test_a_failing_cell_reports_where_it_first_diverges(install, pytester):
