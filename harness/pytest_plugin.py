@@ -38,7 +38,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--harness-xfails", metavar="FILE", help="known failures: one test id and its reason a line"
     )
-    add("--harness-report", metavar="PATH", help="write the scoreboard to PATH.md and PATH.json")
+    add(
+        "--harness-skips",
+        metavar="FILE",
+        help="tests not to run (too slow, say): one test id and its reason a line, as xfails",
+    )
+    add(
+        "--harness-report",
+        metavar="PATH",
+        help="write the scoreboard to PATH.md, PATH.json and PATH.html",
+    )
     add(
         "--harness-no-isolate",
         action="store_true",
@@ -116,20 +125,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise config.stash[_USAGE][0]
     if _XP in config.stash:
         _apply_xp_markers(items)
-    if path := config.getoption("harness_xfails"):
-        from harness.conformance import xfails
+    for kind, skip in (("xfails", False), ("skips", True)):
+        if path := config.getoption(f"harness_{kind}"):
+            from harness.conformance import xfails
 
-        config.stash[_XFAILS] = entries = xfails.load(path)
-        xfails.apply(entries, items)
+            entries = xfails.load(path, f"--harness-{kind}")
+            config.stash.setdefault(_LISTED, {})[kind] = entries
+            xfails.apply(entries, items, skip=skip)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    if _XFAILS in config.stash:
-        from harness.conformance import xfails
+    if _LISTED not in config.stash:
+        return
+    from harness.conformance import xfails
 
-        for entry in xfails.unmatched(config.stash[_XFAILS]):
+    for kind, entries in config.stash.get(_LISTED, {}).items():
+        for entry in xfails.unmatched(entries):
             terminalreporter.write_line(
-                f"harness xfails line {entry.line}: {entry.test_id!r} matched no test"
+                f"harness {kind} line {entry.line}: {entry.test_id!r} matched no test"
             )
 
 
@@ -151,7 +164,8 @@ def harness_runner(request: pytest.FixtureRequest):
 # ---- xp: one parameter per installed array library, numerics scoped for the dtype ----
 
 _XP = pytest.StashKey[dict]()
-_XFAILS = pytest.StashKey[list]()
+_LISTED = pytest.StashKey[dict]()
+"""The entries of the xfails and skips files, by kind, to name the unmatched ones at the end."""
 _USAGE = pytest.StashKey[list]()
 
 

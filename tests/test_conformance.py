@@ -255,3 +255,31 @@ def test_under_xdist_the_controller_writes_every_workers_results(tmp_path, pytes
     assert {(r["backend"], r["dtype"]) for r in doc["results"]} == {
         (b, d) for b in ("numpy", "array-api-strict") for d in ("float32", "float64")
     }
+
+
+def test_a_skips_file_keeps_its_tests_from_running(tmp_path, pytester):
+    """Same format as the xfails file; a listed test is skipped with its reason, not run, and
+    a line that names no test is named at the end."""
+    skips = tmp_path / "skips.txt"
+    skips.write_text(
+        "# too slow to run every time\n"
+        "test_case[task1-forward-float64]     takes 115 s on mylib (timeout at load 2)\n"
+        "test_case[no-such-case-float64]      matches nothing\n"
+    )
+    result = run_suite(
+        pytester,
+        "-rs",
+        "--harness-backend=numpy",
+        "--harness-dtype=float64",
+        f"--harness-skips={skips}",
+        "-k",
+        "not gradient and not protocol and (task1-forward or task2-grad-batch-sum)",
+    )
+    result.assert_outcomes(passed=1, skipped=1)
+    text = result.stdout.str()
+    assert "takes 115 s on mylib (timeout at load 2)" in text
+    assert "harness skips line 3: 'test_case[no-such-case-float64]' matched no test" in text
+    skips.write_text("test_case[task1-forward-float64]\n")
+    result = run_suite(pytester, "--harness-backend=numpy", f"--harness-skips={skips}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{skips}:1: 'test_case[task1-forward-float64]' has no reason" in result.stderr.str()
