@@ -189,8 +189,9 @@ def changes(old: Result, new: Result) -> list[Change]:
     return found
 
 
-_ALWAYS_DIFFERENT = {"started", "duration_s"}
-"""Environment fields that differ between any two runs: not worth a line."""
+_ALWAYS_DIFFERENT = {"started", "duration_s", "command"}
+"""Environment fields that differ between almost any two runs (the command names the output
+file): not worth a line; the environment table shows them."""
 
 
 def _paired(old: Result, new: Result):

@@ -242,6 +242,7 @@ pre { font: 12px/1.35 ui-monospace, monospace; white-space: pre-wrap; margin: .4
 .note { background: #fff4d6; border-left: 4px solid #e6b800; padding: .3em .6em; }
 .note { white-space: pre-wrap; }
 .summary { color: #333; }
+table.changes td:nth-child(2) { white-space: nowrap; }
 table.env th { text-align: left; background: #f7f7f7; font-weight: normal; }
 """
 
