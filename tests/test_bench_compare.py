@@ -153,3 +153,10 @@ def test_autosave_then_compare_last_runs_against_the_run_before(
 def test_compare_takes_one_run_or_two(tmp_path, capsys):
     assert cli.main(["bench", "--compare", "a", "b", "c"]) == 2
     assert "--compare takes one run or two, not 3" in capsys.readouterr().err
+
+
+def test_an_unknown_bench_backend_suggests_the_closest(capsys):
+    assert cli.main(["bench", "--backend", "jaxx"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("harness: error: unknown backend 'jaxx' (did you mean 'jax")
+    assert "keras-jax" in line  # every valid name, rivals included

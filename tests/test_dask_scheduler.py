@@ -39,6 +39,7 @@ def run(args, tmp_path, name):
         base += ["--backend", backend]
     code = cli.main([*base, "--json", str(out), *args])
     doc = json.loads(out.read_text())
+    doc.pop("environment")  # the command line and the times differ from run to run
     for cell in doc["cells"]:
         cell.pop("seconds")
     return code, doc

@@ -105,9 +105,10 @@ def run(args) -> int:
         return _compare(*baseline, args.threshold)
     unknown = [b for b in args.backend if b not in runner.known_names()]
     if unknown:
+        from harness.suggest import unknown as unknown_name
+
         print(
-            f"harness: error: unknown backend {unknown[0]!r}; valid: "
-            f"{', '.join(runner.known_names())}",
+            f"harness: error: {unknown_name('backend', unknown[0], runner.known_names())}",
             file=sys.stderr,
         )
         return 2
