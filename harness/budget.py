@@ -71,8 +71,9 @@ def check_declared(doc: Mapping[str, Any], network, max_work: float) -> None:
             continue  # the full validation names what is wrong with it
         if (total := steps * size * params) > max_work:
             field = "task.epochs" if steps > 1 else "x"
+            name = spec.get("name") if isinstance(spec.get("name"), str) else f"[{index}]"
             raise SpecError(
-                f"runs[{index}].{field}",
+                f"runs.{name}.{field}",
                 f"work {total:.1e} (steps {steps} x rows {size} x parameters {params}) is over "
                 f"the budget of {max_work:.0e}; raise it with --max-work",
             )

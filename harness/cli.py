@@ -40,9 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run cases x backends x dtypes and compare")
     _cases_option(p)
-    p.add_argument("--case", action="append", default=[], metavar="C")
-    p.add_argument("--backend", action="append", default=[], metavar="B")
-    p.add_argument("--dtype", action="append", default=[], metavar="D")
+    _selection_options(p)
     p.add_argument("--json", type=Path, metavar="PATH", help="write one record per cell")
     p.add_argument(
         "--gradcheck",
@@ -67,8 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one cell's computed tensors, seed-style")
     _cases_option(p)
     p.add_argument("case", metavar="CASE")
-    p.add_argument("--backend", default="numpy", metavar="B")
-    p.add_argument("--dtype", default="float64", metavar="D")
+    p.add_argument(
+        "--backend",
+        metavar="B",
+        help=f"the backend to run (default: {SHOW_DEFAULT[0]}, the reference's own; said on "
+        "stderr when not given)",
+    )
+    p.add_argument(
+        "--dtype",
+        metavar="D",
+        help=f"float32 or float64 (default: {SHOW_DEFAULT[1]}; said on stderr when not given)",
+    )
     _runner_options(p)
     p.set_defaults(command=cmd_show, jobs=1, scheduler=None)
 
@@ -77,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time every backend against native code and Keras")
     bench.add_arguments(p)
     p.set_defaults(command=bench.run)
+
+    from harness.page import command as page  # standard library only; the rest loads on run
+
+    p = sub.add_parser("report", help="one HTML page of one or more runs' JSON, and what changed")
+    page.add_arguments(p)
+    p.set_defaults(command=page.run)
     return parser
 
 
@@ -94,6 +107,26 @@ def _cases_option(parser: argparse.ArgumentParser) -> None:
         help="refuse a case whose run needs more than W steps x rows x parameters "
         f"(default: {DEFAULT_MAX_WORK:.0e})",
     )
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    """--case, --backend, --dtype: each may be given several times; none means all."""
+    for option, metavar, what in (
+        ("--case", "C", "case"),
+        ("--backend", "B", "backend (`harness backends` lists them)"),
+        ("--dtype", "D", "dtype (float32, float64)"),
+    ):
+        parser.add_argument(
+            option,
+            action="append",
+            default=[],
+            metavar=metavar,
+            help=f"run this {what}; repeat the option for several (default: all)",
+        )
+
+
+SHOW_DEFAULT = ("numpy", "float64")
+"""What `harness show` runs when not told: the float64 reference's own backend and dtype."""
 
 
 def _runner_options(parser: argparse.ArgumentParser) -> None:
@@ -171,11 +204,12 @@ def cmd_run(args) -> int:
 
 
 def _run(args, runner, cases, skipped, names, dtypes) -> int:
-    from harness import journal, progress, report
+    from harness import environment, journal, progress, report
     from harness.suspects import golden_suspects
 
     tasks = [(case.path, name, dtype) for case in cases for name in names for dtype in dtypes]
     meta = {"harness": __version__, "skipped_case_files": [str(error) for error in skipped]}
+    meta["environment"] = environment.record()
     out = journal.Journal(args.json, meta, len(tasks))
     print(report.header(), flush=True)
     shown = progress.Progress(len(tasks), lambda cell: print(report.table_row(cell), flush=True))
@@ -264,13 +298,21 @@ def _gradcheck(runner, cases, names, dtypes):
     def show(check) -> None:
         print(report.gradcheck_row(check), flush=True)
 
-    return gradcheck.run_checks(cases, pairings, dtypes, show, gradient=gradient)
+    checks = gradcheck.run_checks(cases, pairings, dtypes, show, gradient=gradient)
+    print(report.gradcheck_summary(checks))
+    return checks
 
 
 def cmd_show(args) -> int:
     from harness import plugins, report
 
     case = _select(_load_cases(args.cases, args.max_work)[0], [args.case], "case")[0]
+    if args.backend is None or args.dtype is None:
+        args.backend, args.dtype = args.backend or SHOW_DEFAULT[0], args.dtype or SHOW_DEFAULT[1]
+        print(
+            f"harness show: on {args.backend} in {args.dtype} (choose with --backend, --dtype)",
+            file=sys.stderr,
+        )
     (name,) = _pick_backends(list(plugins.discover()), [args.backend])
     (dtype,) = _pick(list(DTYPES), [args.dtype], "dtype")
     try:
@@ -328,10 +370,13 @@ def _pick_backends(registered: list[str], asked: list[str]) -> list[str]:
 
 
 def _pick(valid: list[str], asked: list[str], what: str) -> list[str]:
-    """The asked-for names in order, or all of them; an unknown name is a usage error."""
+    """The asked-for names in order, or all of them; an unknown name is a usage error that
+    suggests the closest valid one."""
+    from harness.suggest import unknown
+
     for name in asked:
         if name not in valid:
-            raise UsageError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+            raise UsageError(unknown(what, name, valid))
     return list(dict.fromkeys(asked)) or valid
 
 

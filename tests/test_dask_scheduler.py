@@ -90,6 +90,7 @@ def run(args, tmp_path, name):
     base += [f"--case={case}" for case in CASES] + [f"--backend={b}" for b in BACKENDS]
     code = cli.main([*base, "--json", str(out), *args])
     doc = json.loads(out.read_text())
+    doc.pop("environment")  # the command line and the times differ from run to run
     for cell in doc["cells"]:
         cell.pop("seconds")
     return code, doc

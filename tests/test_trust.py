@@ -324,3 +324,13 @@ def _limit_memory() -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+
+def test_a_missing_report_directory_is_a_usage_error(tmp_path):
+    board = tmp_path / "no-such-dir" / "board"
+    command = [sys.executable, "-m", "pytest", "--pyargs", "harness.conformance", "-p"]
+    command += ["no:cacheprovider", "--harness-backend=numpy", f"--harness-report={board}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"directory {board.parent} does not exist" in result.stderr
+    assert not board.parent.exists()
