@@ -1,7 +1,7 @@
 """The homework's training loop (`task3-train`, run x1: 100 epochs of SGD), per variant.
 
 Flavours of the harness: "" loops over the backend's step on arrays converted beforehand, with
-the update rule of `harness.tasks.execute`; "execute" is `harness.tasks.execute` itself, the
+the update rule of `harness.driver.execute`; "execute" is `harness.driver.execute` itself, the
 path `harness run` takes, conversion of every batch included; "fused" (JAX) puts the harness
 network's gradient and all epochs into one XLA program with `lax.fori_loop`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from harness import cases, tasks
+from harness import cases, driver
 
 from .registry import Variant
 from .steps import Unavailable, load_backend
@@ -18,7 +18,7 @@ from .sync import placed, synchronizer
 
 CASE, RUN = "task3-train", "x1"
 CORE_BACKENDS = ("numpy", "torch", "jax")
-"""Also timed through `harness.tasks.execute`, conversions included."""
+"""Also timed through `harness.driver.execute`, conversions included."""
 
 
 def train_case():
@@ -48,7 +48,7 @@ def prepare(variant: Variant, dtype: str, device: str):
 def _harness(flavour, backend, case, run, dtype, device):
     step = backend.make_step(case.network, dtype)
     if flavour == "execute":
-        return lambda: tasks.execute(backend, case, run, dtype, step)
+        return lambda: driver.execute(backend, case, run, dtype, step)
     state = {k: backend.from_numpy(v, dtype) for k, v in case.params.items()}
     batch = {"x": backend.from_numpy(run.x, dtype), "y": backend.from_numpy(run.y, dtype)}
     lr, epochs, wait = run.task.lr, run.task.epochs, synchronizer(backend.library, device)

@@ -96,34 +96,41 @@ def builtin_dir() -> Path:
     return Path(str(files("harness_cases")))
 
 
-def load_dir(directory: Path | None = None) -> tuple[list[Case], list[CaseError]]:
-    """Load every *.toml in a directory; a malformed file becomes an error, not a crash."""
+def load_dir(
+    directory: Path | None = None, max_work: float | None = None
+) -> tuple[list[Case], list[CaseError]]:
+    """Load every *.toml in a directory; a malformed file becomes an error, not a crash, and
+    so does anything that is not a regular file (a FIFO would block the read)."""
     directory = directory or builtin_dir()
     cases, errors = [], []
     for path in sorted(Path(directory).glob("*.toml")):
         try:
-            cases.append(load(path))
+            cases.append(load(path, max_work))
         except CaseError as exc:
             errors.append(exc)
     return cases, errors
 
 
-def load(path: Path) -> Case:
-    """Load and validate one case file; any problem is a one-line, printable CaseError."""
+def load(path: Path, max_work: float | None = None) -> Case:
+    """Load and validate one case file; any problem is a one-line, printable CaseError. With
+    `max_work`, a case over that budget is refused from its declared shapes, before any of
+    its arrays is drawn (harness.budget)."""
     try:
-        return _load(path)
+        return _load(path, max_work)
     except CaseError as exc:
         raise CaseError(printable(str(exc))) from None
 
 
-def _load(path: Path) -> Case:
+def _load(path: Path, max_work: float | None) -> Case:
+    if Path(path).exists() and not Path(path).is_file():
+        raise CaseError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
         doc = tomllib.loads(raw.decode("utf-8"))
         if deep := too_deep(doc):
             raise SpecError(deep, f"nested more than {MAX_DEPTH} deep")
-        return _case(path, doc)
+        return _case(path, doc, max_work)
     except RecursionError:
         field = deepest_field(raw.decode("utf-8")) or "file"
         raise CaseError(f"{path}: {field}: nested more than {MAX_DEPTH} deep") from None
@@ -158,7 +165,7 @@ GOLDEN_FIELDS = ("value", "decimals", "source", "snapshot", "tolerance")
 TOLERANCE_FIELDS = ("rtol", "atol", "why")
 
 
-def _case(path: Path, doc: Mapping[str, Any]) -> Case:
+def _case(path: Path, doc: Mapping[str, Any], max_work: float | None = None) -> Case:
     if printable(path.stem) != path.stem:
         raise SpecError("file name", "holds a control character (the name is the case name)")
     reject_unknown(doc, TOP_FIELDS, "")  # first: `[tasks]` is a typo, not a missing `[task]`
@@ -170,6 +177,10 @@ def _case(path: Path, doc: Mapping[str, Any]) -> Case:
     reject_unknown(model, ("layers", "loss"), "model")
     reject_unknown(doc.get("random"), ("seed",), "random")
     network = net.build(_require(model, "layers", list, "model"), model.get("loss", {}))
+    if max_work is not None:
+        from harness import budget
+
+        budget.check_declared(doc, network, max_work)
     seed = _seed(doc.get("random", {}))
     arrays = build_arrays(doc.get("arrays"), seed)
     params = _params(network, arrays)

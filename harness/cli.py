@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -39,9 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run cases x backends x dtypes and compare")
     _cases_option(p)
-    p.add_argument("--case", action="append", default=[], metavar="C")
-    p.add_argument("--backend", action="append", default=[], metavar="B")
-    p.add_argument("--dtype", action="append", default=[], metavar="D")
+    _selection_options(p)
     p.add_argument("--json", type=Path, metavar="PATH", help="write one record per cell")
     p.add_argument(
         "--gradcheck",
@@ -66,8 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one cell's computed tensors, seed-style")
     _cases_option(p)
     p.add_argument("case", metavar="CASE")
-    p.add_argument("--backend", default="numpy", metavar="B")
-    p.add_argument("--dtype", default="float64", metavar="D")
+    p.add_argument(
+        "--backend",
+        metavar="B",
+        help=f"the backend to run (default: {SHOW_DEFAULT[0]}, the reference's own; said on "
+        "stderr when not given)",
+    )
+    p.add_argument(
+        "--dtype",
+        metavar="D",
+        help=f"float32 or float64 (default: {SHOW_DEFAULT[1]}; said on stderr when not given)",
+    )
     _runner_options(p)
     p.set_defaults(command=cmd_show, jobs=1, scheduler=None)
 
@@ -76,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time every backend against native code and Keras")
     bench.add_arguments(p)
     p.set_defaults(command=bench.run)
+
+    from harness.page import command as page  # standard library only; the rest loads on run
+
+    p = sub.add_parser("report", help="one HTML page of one or more runs' JSON, and what changed")
+    page.add_arguments(p)
+    p.set_defaults(command=page.run)
     return parser
 
 
@@ -93,6 +107,26 @@ def _cases_option(parser: argparse.ArgumentParser) -> None:
         help="refuse a case whose run needs more than W steps x rows x parameters "
         f"(default: {DEFAULT_MAX_WORK:.0e})",
     )
+
+
+def _selection_options(parser: argparse.ArgumentParser) -> None:
+    """--case, --backend, --dtype: each may be given several times; none means all."""
+    for option, metavar, what in (
+        ("--case", "C", "case"),
+        ("--backend", "B", "backend (`harness backends` lists them)"),
+        ("--dtype", "D", "dtype (float32, float64)"),
+    ):
+        parser.add_argument(
+            option,
+            action="append",
+            default=[],
+            metavar=metavar,
+            help=f"run this {what}; repeat the option for several (default: all)",
+        )
+
+
+SHOW_DEFAULT = ("numpy", "float64")
+"""What `harness show` runs when not told: the float64 reference's own backend and dtype."""
 
 
 def _runner_options(parser: argparse.ArgumentParser) -> None:
@@ -116,16 +150,28 @@ def _runner_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_backends(args) -> int:
-    """Plugins are loaded and asked outside this process: one that crashes is listed as such."""
+    """Each plugin is loaded and asked in its own worker: one that crashes is listed as such;
+    a name two distributions register is listed once per distribution, with both."""
     from harness import plugins
+    from harness.channel import text
 
-    names = list(plugins.discover())
+    registered = plugins.registrations()
+    unique = [name for name, entries in registered.items() if len(entries) == 1]
     with _runner(args) as runner:
-        found = {info.name: info for info in runner.survey(names, None)}
-        infos = [found.get(name) or runner.describe(name) for name in names]
-    for info in infos:
-        state = "available" if info.available else f"unavailable: {info.reason}"
-        print(f"{info.name:<18} {info.library:<18} {info.version or '-':<14} {state}")
+        infos = {info.name: info for info in runner.survey(unique)}
+    for name, entries in registered.items():
+        if len(entries) > 1:
+            for entry in entries:
+                where = f"registered by {len(entries)} distributions; this one: {entry.describe()}"
+                print(f"{name:<18} {'?':<18} {'?':<18} {'-':<12} error: {text(where)}")
+            continue
+        info = infos[name]
+        version = f"{info.distribution or '?':<18} {info.version or '-':<12}"
+        if info.error or info.fault:
+            state = f"{info.fault or 'error'}: {info.error or info.reason}"
+        else:
+            state = "available" if info.available else f"unavailable: {info.reason}"
+        print(f"{name:<18} {info.library:<18} {version} {state}")
         for warning in info.warnings:
             print(f"    warning: {warning}")
     return 0
@@ -144,11 +190,10 @@ def cmd_cases(args) -> int:
 def cmd_run(args) -> int:
     from harness import plugins
 
-    if args.json and not args.json.parent.is_dir():
-        raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
+    _check_json_target(args.json)
     cases, skipped = _load_cases(args.cases, args.max_work)
     cases = _select(cases, args.case, "case")
-    names = _pick(list(plugins.discover()), args.backend, "backend")
+    names = _pick_backends(list(plugins.discover()), args.backend)
     dtypes = _pick(list(DTYPES), args.dtype, "dtype")
     try:
         with _runner(args) as runner:
@@ -159,11 +204,12 @@ def cmd_run(args) -> int:
 
 
 def _run(args, runner, cases, skipped, names, dtypes) -> int:
-    from harness import journal, progress, report
+    from harness import environment, journal, progress, report
     from harness.suspects import golden_suspects
 
     tasks = [(case.path, name, dtype) for case in cases for name in names for dtype in dtypes]
     meta = {"harness": __version__, "skipped_case_files": [str(error) for error in skipped]}
+    meta["environment"] = environment.record()
     out = journal.Journal(args.json, meta, len(tasks))
     print(report.header(), flush=True)
     shown = progress.Progress(len(tasks), lambda cell: print(report.table_row(cell), flush=True))
@@ -172,7 +218,7 @@ def _run(args, runner, cases, skipped, names, dtypes) -> int:
         out.add(index, cell)
         shown.done(index, cell)
 
-    cells = runner.cells(tasks, on_cell, first=_slow_backends(runner, names))
+    cells = runner.cells(tasks, on_cell, first=runner.slow_backends(names))
     shown.finish()
     print(report.summary(cells))
     if skipped:
@@ -191,18 +237,6 @@ def _run(args, runner, cases, skipped, names, dtypes) -> int:
     return 1 if failed or any(c.status in ("disagree", "error") for c in checks) else 0
 
 
-def _slow_backends(runner, names: list[str]) -> list[str]:
-    """Backends that declare themselves slow (torch-compile), started first so that the
-    others fill the remaining workers around them; asked of the scout, no library imported."""
-    from harness import workers
-
-    try:
-        flags = runner.call(workers.SCOUT, workers.slow_flags, names)
-    except Exception:  # a plugin that kills the scout: no ordering, the cells still run
-        return []
-    return [name for name in names if flags.get(name)]
-
-
 FAILED = ("fail", "error", "crashed", "timeout")
 """Cell statuses that make `harness run` and `harness show` exit 1."""
 
@@ -210,7 +244,7 @@ FAILED = ("fail", "error", "crashed", "timeout")
 def _runner(args):
     from harness.runner import CellRunner
 
-    if args.timeout is not None and args.timeout <= 0:
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1")
@@ -219,19 +253,28 @@ def _runner(args):
     )
 
 
+def _check_json_target(path: Path | None) -> None:
+    """--json names a regular file to (re)write, in a directory that exists: never a
+    directory, a device, a FIFO or a symbolic link, which a rename would replace."""
+    if path is None:
+        return
+    if path.is_symlink():
+        raise UsageError(f"--json {path}: is a symbolic link; name the file itself")
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise UsageError(f"--json {path}: is {kind}; name a file to write")
+    if not path.parent.is_dir():
+        raise UsageError(f"--json {path}: directory {path.parent} does not exist")
+
+
 def _gradcheck(runner, cases, names, dtypes):
     """Print the three-way check as its rows arrive; return them."""
-    from harness import gradcheck, plugins, report
+    from harness import gradcheck, report
 
     if all(run.task.kind == "forward" for case in cases for run in case.runs):
         return []
-    selected = [runner.describe(name) for name in names]
-    others = [n for n in plugins.discover() if n not in names]
-    libraries = {info.library for info in selected if info.available}
-    registered = [*selected, *runner.survey(others, libraries)]
-    pairings = gradcheck.pairings(selected, registered)
+    pairings = runner.pairings(names)
     print(f"\n{report.gradcheck_header()}", flush=True)
-
     asked = [
         (backend.name, case.path, run.name, dtype)
         for case in cases
@@ -255,14 +298,22 @@ def _gradcheck(runner, cases, names, dtypes):
     def show(check) -> None:
         print(report.gradcheck_row(check), flush=True)
 
-    return gradcheck.run_checks(cases, pairings, dtypes, show, gradient=gradient)
+    checks = gradcheck.run_checks(cases, pairings, dtypes, show, gradient=gradient)
+    print(report.gradcheck_summary(checks))
+    return checks
 
 
 def cmd_show(args) -> int:
     from harness import plugins, report
 
     case = _select(_load_cases(args.cases, args.max_work)[0], [args.case], "case")[0]
-    (name,) = _pick(list(plugins.discover()), [args.backend], "backend")
+    if args.backend is None or args.dtype is None:
+        args.backend, args.dtype = args.backend or SHOW_DEFAULT[0], args.dtype or SHOW_DEFAULT[1]
+        print(
+            f"harness show: on {args.backend} in {args.dtype} (choose with --backend, --dtype)",
+            file=sys.stderr,
+        )
+    (name,) = _pick_backends(list(plugins.discover()), [args.backend])
     (dtype,) = _pick(list(DTYPES), [args.dtype], "dtype")
     try:
         with _runner(args) as runner:
@@ -289,7 +340,9 @@ def _load_cases(directory: Path | None, max_work: float):
 
     if directory is not None and not directory.is_dir():
         raise UsageError(f"--cases {directory}: not a directory")
-    loaded, errors = cases.load_dir(directory)
+    if not (math.isfinite(max_work) and max_work > 0):
+        raise UsageError(f"--max-work {max_work:g}: must be a positive, finite amount of work")
+    loaded, errors = cases.load_dir(directory, max_work)
     if not loaded and not errors:
         raise UsageError(f"--cases {directory}: no *.toml case files in it")
     loaded, refused = budget.split(loaded, max_work)
@@ -304,11 +357,26 @@ def _select(cases, names: list[str], what: str):
     return [by_name[n] for n in _pick(list(by_name), names, what)]
 
 
+def _pick_backends(registered: list[str], asked: list[str]) -> list[str]:
+    """Like `_pick`; a name two distributions register is a usage error when asked for."""
+    from harness import plugins
+
+    chosen = _pick(registered, asked, "backend")
+    duplicated = {n: e for n, e in plugins.registrations().items() if len(e) > 1}
+    for name in asked:
+        if name in duplicated:
+            raise UsageError(plugins.duplicate_message(name, duplicated[name]))
+    return chosen
+
+
 def _pick(valid: list[str], asked: list[str], what: str) -> list[str]:
-    """The asked-for names in order, or all of them; an unknown name is a usage error."""
+    """The asked-for names in order, or all of them; an unknown name is a usage error that
+    suggests the closest valid one."""
+    from harness.suggest import unknown
+
     for name in asked:
         if name not in valid:
-            raise UsageError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+            raise UsageError(unknown(what, name, valid))
     return list(dict.fromkeys(asked)) or valid
 
 

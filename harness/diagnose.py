@@ -26,11 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import optimizers
+from harness.case_text import printable
 from harness.cases import Case, Run
+from harness.channel import BackendError, Channel, local
 from harness.compare import Comparison, compare
 from harness.excerpt import excerpt
 from harness.manual import REFERENCE
-from harness.tasks import batches, data_dtype
+from harness.tasks import batches
 from harness.tolerance import DEFAULT, Tolerance
 
 __all__ = ["Diagnosis", "Divergence", "diagnose", "excerpt", "first_divergence", "producer"]
@@ -132,17 +134,25 @@ class Diagnosis:
 
 
 def diagnose(case: Case, backend, dtype: str) -> Diagnosis:
-    """Replay each run traced, then fast; report the first divergence found."""
+    """Replay each run traced, then fast; report the first divergence found. `backend` is a
+    Channel (the backend's worker) or a backend object (run in this process)."""
+    channel = backend if isinstance(backend, Channel) else local(backend)
     try:
-        precision = below_dtype(case, backend) if dtype == "float64" else ""
+        precision = below_dtype(case, channel) if dtype == "float64" else ""
         for trace in (True, False):
             for run in case.runs:
-                if found := first_divergence(case, run, backend, dtype, trace=trace):
+                if found := first_divergence(case, run, channel, dtype, trace=trace):
                     return Diagnosis(found, precision=precision)
     except Exception as exc:  # the diagnosis must never turn a fail into a crash
-        return Diagnosis(None, f"diagnosis failed: {type(exc).__name__}: {exc}")
+        return Diagnosis(None, f"diagnosis failed: {_one_line(exc)}")
     many_steps = any(_step_count(case.network, run) > 1 for run in case.runs)
     return Diagnosis(None, _NO_DIVERGENCE if many_steps else _NOT_REPRODUCED, precision)
+
+
+def _one_line(exc: Exception) -> str:
+    line = (str(exc).strip().splitlines() or [""])[0]
+    kind = type(exc).__name__
+    return printable(line if isinstance(exc, BackendError) else f"{kind}: {line}")
 
 
 _NO_DIVERGENCE = (
@@ -165,29 +175,32 @@ def first_divergence(
     tolerance: Tolerance | None = None,
 ) -> Divergence | None:
     """The first step of `run`, and its first tensor, beyond the cell's tolerance (or
-    `tolerance`); `trace=False` replays the fast step and compares what it returns."""
+    `tolerance`); `trace=False` replays the fast step and compares what it returns.
+
+    Every step starts from the reference's parameters at that step, with the same batch: the
+    reference runs here, the backend in its worker (one call for all the run's steps)."""
+    channel = backend if isinstance(backend, Channel) else local(backend)
     network = case.network
     tolerance = tolerance or case.tolerance_for(dtype)
     reference_step = REFERENCE.make_step(network, "float64", trace=True)
-    params, memory = dict(case.params), None
-    with backend.numerics(dtype):
-        step = backend.make_step(network, dtype, trace=trace)
-        for index, batch in enumerate(batches(network, run)):
-            expected = reference_step(params, batch)
-            got = step(_to(backend, params, dtype), _to(backend, batch, dtype))
-            if found := _first_beyond(expected, got, case, run, backend, tolerance):
-                comparison = found[0]
-                return Divergence(
-                    run.name,
-                    index,
-                    _step_count(network, run),
-                    *found,
-                    traced=bool(got.trace),
-                    producer=producer(network, comparison.name),
-                    fast=not trace,
-                )
-            if run.task.kind == "train":
-                params, memory = optimizers.update(run.task.rule, params, expected.grads, memory)
+    params, items, expected, memory = dict(case.params), [], [], None
+    for batch in batches(network, run):
+        expected.append(reference_step(params, batch))
+        items.append((params, batch))
+        if run.task.kind == "train":
+            params, memory = optimizers.update(run.task.rule, params, expected[-1].grads, memory)
+    got = channel.steps(case, dtype, trace, items)
+    for index, (reference, result) in enumerate(zip(expected, got, strict=True)):
+        if found := _first_beyond(reference, result, case, run, tolerance):
+            return Divergence(
+                run.name,
+                index,
+                len(items),
+                *found,
+                traced=bool(result["trace"]),
+                producer=producer(network, found[0].name),
+                fast=not trace,
+            )
     return None
 
 
@@ -219,24 +232,24 @@ def producer(network, tensor: str) -> str:
 def below_dtype(case: Case, backend) -> str:
     """A float64 cell whose every tensor agrees with the reference to float32 level, and
     not to float64 level, computes in float32 (or lower) somewhere: say so, in one line."""
+    channel = backend if isinstance(backend, Channel) else local(backend)
     loose, tight = case.tolerance_for("float32"), case.tolerance_for("float64")
     worst, beyond_float64, all_float32 = 0.0, False, True
-    with backend.numerics("float64"):
-        step = backend.make_step(case.network, "float64", trace=True)
-        for run in case.runs:
-            batch = next(iter(batches(case.network, run)))
-            expected = REFERENCE.make_step(case.network, "float64", trace=True)(case.params, batch)
-            got = step(_to(backend, case.params, "float64"), _to(backend, batch, "float64"))
-            actual = _named_results(got, case.network, backend)
-            for name in _compared_names(expected.trace, run.task.kind):
-                if name not in actual:
-                    continue
-                if not compare(name, "reference", actual[name], expected.trace[name], loose).ok:
-                    return ""
-                close = compare(name, "reference", actual[name], expected.trace[name], tight)
-                beyond_float64 |= not close.ok
-                worst = max(worst, close.max_abs)
-                all_float32 &= _float32_numbers(actual[name])
+    reference_step = REFERENCE.make_step(case.network, "float64", trace=True)
+    for run in case.runs:
+        batch = next(iter(batches(case.network, run)))
+        expected = reference_step(case.params, batch)
+        (got,) = channel.steps(case, "float64", True, [(case.params, batch)])
+        actual = _named_results(got, case.network)
+        for name in _compared_names(expected.trace, run.task.kind):
+            if name not in actual:
+                continue
+            if not compare(name, "reference", actual[name], expected.trace[name], loose).ok:
+                return ""
+            close = compare(name, "reference", actual[name], expected.trace[name], tight)
+            beyond_float64 |= not close.ok
+            worst = max(worst, close.max_abs)
+            all_float32 &= _float32_numbers(actual[name])
     if not beyond_float64:
         return ""
     numbers = "; every value it returns is a float32 number" if all_float32 else ""
@@ -252,11 +265,11 @@ def _float32_numbers(value) -> bool:
     return bool(np.array_equal(value.astype(np.float32).astype(np.float64), value))
 
 
-def _first_beyond(expected, got, case: Case, run: Run, backend, tolerance):
+def _first_beyond(expected, got: dict, case: Case, run: Run, tolerance):
     """(comparison, backend value, reference value) of the first tensor beyond tolerance."""
-    actual = _named_results(got, case.network, backend)
+    actual = _named_results(got, case.network)
     for name in _compared_names(expected.trace, run.task.kind):
-        if name not in actual and not got.trace:
+        if name not in actual and not got["trace"]:
             continue  # a backend without a trace: only what it returned is compared
         comparison = _compare(name, actual.get(name), expected.trace[name], tolerance)
         if not comparison.ok:
@@ -264,14 +277,14 @@ def _first_beyond(expected, got, case: Case, run: Run, backend, tolerance):
     return None
 
 
-def _named_results(got, network, backend) -> dict[str, np.ndarray]:
+def _named_results(got: dict, network) -> dict[str, np.ndarray]:
     """The backend's trace, overridden by what it returned (output, loss, gradients):
     the harness trains and judges with those, whatever the trace says."""
-    named = dict(got.trace)
-    named[f"{network.label(len(network.layers) - 1)} output"] = got.output
-    named["loss"] = got.loss
-    named.update({f"grad.{k}": v for k, v in got.grads.items()})
-    return {k: backend.to_numpy(v) for k, v in named.items()}
+    named = dict(got["trace"])
+    named[f"{network.label(len(network.layers) - 1)} output"] = got["output"]
+    named["loss"] = got["loss"]
+    named.update({f"grad.{k}": v for k, v in got["grads"].items()})
+    return named
 
 
 def _compared_names(trace: dict, kind: str) -> list[str]:
@@ -285,13 +298,6 @@ def _compare(name: str, actual, expected, tolerance) -> Comparison:
         nan = float("nan")
         return Comparison(name, "reference", False, nan, nan, "missing from the backend's trace")
     return compare(name, "reference", actual, expected, tolerance)
-
-
-def _to(backend, arrays: dict, dtype: str) -> dict:
-    return {
-        k: backend.from_numpy(np.asarray(v), data_dtype(np.asarray(v), dtype))
-        for k, v in arrays.items()
-    }
 
 
 def _step_count(network, run: Run) -> int:

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from harness import cases, plugins
+from harness.driver import execute
 from harness.manual import REFERENCE
-from harness.tasks import execute
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _compute(backend, case, run) -> dict[str, np.ndarray]:
     step = backend.make_step(case.network, "float64")
-    return execute(backend, case, run, "float64", step).tensors
+    return execute(backend, case, run, "float64", step)
 
 
 def _cross_check_backend():

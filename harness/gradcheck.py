@@ -19,11 +19,14 @@ from typing import Any
 import numpy as np
 
 from harness import plugins
+from harness.case_text import printable
 from harness.cases import Case, Run
+from harness.channel import BackendError, BackendInfo, Channel, local
 from harness.compare import Comparison, compare
 from harness.finite_differences import central_difference
-from harness.manual import REFERENCE, ManualBackend
-from harness.tasks import batches, data_dtype
+from harness.manual import REFERENCE
+from harness.processes import BackendFault
+from harness.tasks import batches
 from harness.tolerance import Tolerance
 
 FD_TOLERANCE = Tolerance(rtol=1e-6, atol=1e-7)
@@ -35,12 +38,7 @@ SOURCES = ("manual", "autograd", "fd")
 PAIRS = (("manual", "autograd"), ("manual", "fd"), ("autograd", "fd"))
 
 
-def strategy(backend) -> str:
-    """ "manual" or "autograd": how this backend computes its gradients."""
-    declared = getattr(backend, "strategy", None)
-    if declared in ("manual", "autograd"):
-        return declared
-    return "manual" if isinstance(backend, ManualBackend) else "autograd"
+strategy = plugins.strategy
 
 
 @dataclass(frozen=True)
@@ -143,8 +141,7 @@ def check(
         try:
             grads = _three_gradients(case, run, pairing, dtype, cache, gradient)
         except Exception as exc:  # a backend that raises marks its own check only
-            message = (str(exc).strip().splitlines() or [""])[0]
-            result.status, result.verdict = "error", f"{type(exc).__name__}: {message}"
+            result.status, result.verdict = "error", _one_line(exc)
             return result
         for key, comparisons in _compare_pairs(case, run, grads, present, dtype).items():
             compared.setdefault(key, []).extend(comparisons)
@@ -211,17 +208,11 @@ def first_batch(case: Case, run: Run) -> dict[str, np.ndarray]:
 
 
 def backend_gradient(backend, case: Case, run: Run, dtype: str) -> dict[str, np.ndarray]:
-    """The backend's gradient at the run's first step, as float64 NumPy arrays."""
-    batch = first_batch(case, run)
-    with backend.numerics(dtype):
-        step = backend.make_step(case.network, dtype)
-        params = {k: backend.from_numpy(v, dtype) for k, v in case.params.items()}
-        result = step(
-            params, {k: backend.from_numpy(v, data_dtype(v, dtype)) for k, v in batch.items()}
-        )
-        return {
-            k: np.asarray(backend.to_numpy(v), dtype=np.float64) for k, v in result.grads.items()
-        }
+    """The backend's gradient at the run's first step, as float64 NumPy arrays. `backend` is
+    a Channel (the backend's worker) or a backend object (run in this process)."""
+    channel = backend if isinstance(backend, Channel) else local(backend)
+    (result,) = channel.steps(case, dtype, False, [(case.params, first_batch(case, run))])
+    return {k: np.asarray(v, dtype=np.float64) for k, v in result["grads"].items()}
 
 
 def _three_gradients(
@@ -293,7 +284,17 @@ def _dtypes(pairing: Pairing) -> set[str]:
 
 
 def _available(backend) -> bool:
+    """A BackendInfo says; a backend object in this process is asked."""
+    if isinstance(backend, BackendInfo):
+        return backend.available and not backend.error and not backend.fault
     return plugins.availability(backend).available
+
+
+def _one_line(exc: Exception) -> str:
+    """`Type: first line`, escaped; a backend's own error already says its type."""
+    line = (str(exc).strip().splitlines() or [""])[0]
+    known = isinstance(exc, BackendError | BackendFault)
+    return printable(line if known else f"{type(exc).__name__}: {line}")
 
 
 def _finite(value: float) -> float | None:

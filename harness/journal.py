@@ -4,16 +4,18 @@ After every finished cell the whole document is written to a temporary file besi
 and renamed over it (`os.replace` is atomic on POSIX): a reader never sees half a file. Until
 the run ends the document says `"complete": false` and holds the cells finished so far, in the
 order the run lists them, so SIGINT or a crash of the coordinator leaves a valid partial record.
+The file is created with the user's umask, as any other file they write (not mkstemp's 0600),
+and a run's `environment` record, if the metadata has one, gets its duration at each write.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
+from harness import atomic
+from harness.environment import Clock
 from harness.matrix import Cell, as_record
 
 
@@ -24,6 +26,8 @@ class Journal:
         self.path, self.meta, self.total = path, dict(meta), total
         self._records: dict[int, str] = {}
         """Each finished cell's record, serialised once."""
+        environment = self.meta.get("environment")
+        self._clock = Clock(environment) if isinstance(environment, dict) else None
         if path is not None:
             self._write(complete=False)
 
@@ -38,19 +42,13 @@ class Journal:
             self._write(complete=True)
 
     def _write(self, complete: bool) -> None:
+        if self._clock is not None:
+            self._clock.tick()
         doc = {**self.meta, "complete": complete, "cells_expected": self.total, "cells": []}
         cells = ",\n".join(self._records[i] for i in sorted(self._records))
         text = json.dumps(_finite(doc), indent=1)
         text = text[: text.rindex("[]")] + f"[\n{cells}\n]" + "\n}\n"
-        target = Path(self.path)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic.write_text(Path(self.path), text)
 
 
 def _finite(value):

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness import plugins
+from harness import driver
 from harness.cases import Case
+from harness.channel import BackendError, Channel, local
 from harness.compare import Comparison, compare
 from harness.diagnose import Diagnosis, diagnose
 from harness.manual import REFERENCE
 from harness.protocol import Backend
-from harness.tasks import BadStepResult, Outcome, execute
+from harness.tasks import Outcome
 from harness.tolerance import printed_slack
 
 STATUSES = ("pass", "fail", "error", "skip", "crashed", "timeout")
@@ -33,6 +36,8 @@ class Cell:
     seconds: float = 0.0
     diagnosis: Diagnosis | None = None
     """For a cell that disagrees with the reference: where it first parts from it."""
+    output: str = ""
+    """What the backend printed while the cell ran (stdout and stderr, capped, escaped)."""
 
     def worst(self, against: str) -> tuple[float, float]:
         """Max abs and max rel error over the comparisons against "reference" or "golden"."""
@@ -44,62 +49,76 @@ class Cell:
 
 
 class Reference:
-    """The float64 NumPy manual-backward result of each case run, computed once."""
+    """The float64 NumPy manual-backward result of each case run, computed once, here in the
+    coordinator: no plugin's process can change how it is computed."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], Outcome] = {}
+        self._cache: dict[tuple[int, str], tuple[Case, Outcome]] = {}
+        self._lock = threading.Lock()
 
     def get(self, case: Case, run_name: str) -> Outcome:
-        key = (case.name, run_name)
-        if key not in self._cache:
-            run = next(r for r in case.runs if r.name == run_name)
-            step = REFERENCE.make_step(case.network, "float64")
-            self._cache[key] = execute(REFERENCE, case, run, "float64", step)
-        return self._cache[key]
+        key = (id(case), run_name)  # the case is kept with its result: the id stays its own
+        with self._lock:
+            if key not in self._cache:
+                run = next(r for r in case.runs if r.name == run_name)
+                single = dataclasses.replace(case, runs=(run,))
+                tensors = driver.run_case(REFERENCE, single, "float64")[run_name]
+                self._cache[key] = case, Outcome(tensors)
+            return self._cache[key][1]
 
 
-def run_cell(case: Case, backend: Backend, dtype: str, reference: Reference) -> Cell:
-    """One case on one backend in one dtype; never raises for a backend's fault."""
-    cell = Cell(case.name, backend.name, dtype, "skip")
-    status = plugins.availability(backend)
-    if not status.available:
-        cell.message = f"unavailable: {status.reason}"
+def run_cell(case: Case, backend, dtype: str, reference: Reference) -> Cell:
+    """One case on one backend in one dtype, judged here; never raises for a backend's fault
+    but a `BackendFault` (its worker died or ran out of time), which the runner reports.
+
+    `backend` is a `Channel` to wherever the backend runs, or a backend object, which is then
+    run in this process (tests; `--no-isolate`)."""
+    channel = backend if isinstance(backend, Channel) else local(backend)
+    info = channel.info()
+    cell = Cell(case.name, channel.name, dtype, "skip")
+    if info.fault:
+        cell.status, cell.message = info.fault, f"while loading the backend: {info.reason}"
         return cell
-    if dtype not in backend.dtypes:
-        cell.message = f"{backend.name} does not support {dtype}"
+    if info.error:
+        cell.status, cell.message = "error", info.error
+        return cell
+    if not info.available:
+        cell.message = info.skip_reason()
+        return cell
+    if dtype not in info.dtypes:
+        cell.message = f"{channel.name} does not support {dtype}"
         return cell
     start = time.perf_counter()
     try:
-        with backend.numerics(dtype):
-            step = backend.make_step(case.network, dtype)
-        for run in case.runs:
-            cell.outcomes[run.name] = execute(backend, case, run, dtype, step)
-    except BadStepResult as exc:  # a wrong tensor is a failed comparison, not a crash
-        cell.status, cell.message = "fail", f"{run.name}/{exc}"
-        return cell
-    except MemoryError:
-        raise  # the worker's crash, not this cell's error
-    except ValueError as exc:
-        if "read-only" not in str(exc):
-            cell.status, cell.message = "error", f"ValueError: {_one_line(exc)}"
-            return cell
-        cell.status = "fail"  # numpy's "assignment destination is read-only", and the like
-        cell.message = f"{run.name}/the step wrote to an input it was handed: {_one_line(exc)}"
-        return cell
-    except Exception as exc:  # a backend that raises marks its own cell, nothing else
-        cell.status, cell.message = "error", f"{type(exc).__name__}: {_one_line(exc)}"
+        computed = channel.run(case, dtype)
+    except BackendError as exc:
+        cell.status, cell.message = _failure(exc)
         return cell
     finally:
         cell.seconds = time.perf_counter() - start
-    try:
-        _judge(cell, case, dtype, reference)
-        if any(not c.ok and c.against == "reference" for c in cell.comparisons):
-            cell.diagnosis = diagnose(case, backend, dtype)
-            cell.message = f"{cell.message}; {cell.diagnosis.summary()}"
-    except Exception as exc:  # whatever the backend returned, only this cell is affected
-        cell.status = "error"
-        cell.message = f"while judging: {type(exc).__name__}: {_one_line(exc)}"
+        cell.output = "".join(channel.output)
+    for run in case.runs:
+        tensors = computed.get(run.name, {})
+        wrong = [f"{k}: dtype {v.dtype}, expected {dtype}" for k, v in tensors.items()
+                 if v.dtype != np.dtype(dtype)]  # fmt: skip
+        cell.outcomes[run.name] = Outcome(tensors, wrong)
+    _judge(cell, case, dtype, reference)
+    if any(not c.ok and c.against == "reference" for c in cell.comparisons):
+        cell.diagnosis = diagnose(case, channel, dtype)
+        cell.message = f"{cell.message}; {cell.diagnosis.summary()}"
+        cell.output = "".join(channel.output)
     return cell
+
+
+def _failure(exc: BackendError) -> tuple[str, str]:
+    """(status, message) of a cell whose backend raised: a wrong tensor, or a write into an
+    input, is a failed comparison; anything else the backend's error."""
+    where = f"{exc.run}/" if exc.run else ""
+    if exc.kind == "bad-result":
+        return "fail", f"{where}{exc.message}"
+    if exc.kind == "wrote-input":
+        return "fail", f"{where}the step wrote to an input it was handed: {exc}"
+    return "error", str(exc)
 
 
 def _judge(cell: Cell, case: Case, dtype: str, reference: Reference) -> None:
@@ -142,11 +161,6 @@ def run_matrix(
     return cells
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else repr(exc)
-
-
 def as_record(cell: Cell) -> dict:
     """The JSON record of a cell: status, errors, and every computed tensor by name."""
     return {
@@ -159,6 +173,7 @@ def as_record(cell: Cell) -> dict:
         "max_rel_err": {k: _finite_or_none(cell.worst(k)[1]) for k in ("reference", "golden")},
         "seconds": cell.seconds,
         "diagnosis": cell.diagnosis.as_record() if cell.diagnosis else None,
+        "output": cell.output,
         "errors": [
             {
                 "tensor": c.name,

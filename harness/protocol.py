@@ -72,8 +72,11 @@ class Backend(Protocol):
     """One way of computing loss and gradients on one array library."""
 
     name: str
+    """The name the plugin's entry point registers: cells are labelled with it, and a backend
+    whose `name` differs is an error."""
     library: str
-    """The distribution whose version `harness backends` reports, e.g. "torch"."""
+    """The array library its arrays belong to ("torch"): backends of one library meet in the
+    gradient check, and the `xp` fixture groups them; see `distribution` for the version."""
     dtypes: tuple[str, ...]
 
     def availability(self) -> Availability:
@@ -102,7 +105,10 @@ OPTIONAL_ATTRIBUTES = {
     "strategy": '"manual" or "autograd": how gradients are made; pairs backends of one library'
     " for the three-way gradient check (default: manual for ManualBackend, else autograd)",
     "slow": "True when a backend's first step costs seconds (torch.compile): its pytest cells"
-    " carry the `slow` marker and are left out of the default run",
+    " carry the `slow` marker and are left out of the default run, and its calls get the"
+    " longer default time limit (harness.runner.SLOW_TIMEOUT)",
+    "distribution": "the distribution whose version availability() reports, when it is not"
+    " `library` (a HIPS-autograd plugin on NumPy arrays: library numpy, distribution autograd)",
     "device": "where from_numpy puts arrays (torch: 'cpu' or 'cuda'); the benchmarks set it for"
     " `--device cuda`, and skip a backend without it there",
     "optimizer_update": "optimizer_update(optimizer, params, grads, state) -> (params, state):"

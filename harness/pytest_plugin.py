@@ -38,7 +38,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--harness-xfails", metavar="FILE", help="known failures: one test id and its reason a line"
     )
-    add("--harness-report", metavar="PATH", help="write the scoreboard to PATH.md and PATH.json")
+    add(
+        "--harness-skips",
+        metavar="FILE",
+        help="tests not to run (too slow, say): one test id and its reason a line, as xfails",
+    )
+    add(
+        "--harness-report",
+        metavar="PATH",
+        help="write the scoreboard to PATH.md, PATH.json and PATH.html",
+    )
     add(
         "--harness-no-isolate",
         action="store_true",
@@ -59,7 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", "slow: a backend whose first step costs seconds")
     report = config.getoption("harness_report")
     if report and not hasattr(config, "workerinput"):  # xdist: the controller writes it
-        from harness.conformance.scoreboard import Scoreboard
+        from harness.conformance.scoreboard import Scoreboard, report_paths
+
+        if not (folder := report_paths(report)[0].parent).is_dir():
+            raise pytest.UsageError(f"--harness-report {report}: directory {folder} does not exist")
 
         config.pluginmanager.register(Scoreboard(report), "harness-scoreboard")
 
@@ -116,20 +128,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise config.stash[_USAGE][0]
     if _XP in config.stash:
         _apply_xp_markers(items)
-    if path := config.getoption("harness_xfails"):
-        from harness.conformance import xfails
+    for kind, skip in (("xfails", False), ("skips", True)):
+        if path := config.getoption(f"harness_{kind}"):
+            from harness.conformance import xfails
 
-        config.stash[_XFAILS] = entries = xfails.load(path)
-        xfails.apply(entries, items)
+            entries = xfails.load(path, f"--harness-{kind}")
+            config.stash.setdefault(_LISTED, {})[kind] = entries
+            xfails.apply(entries, items, skip=skip)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    if _XFAILS in config.stash:
-        from harness.conformance import xfails
+    if _LISTED not in config.stash:
+        return
+    from harness.conformance import xfails
 
-        for entry in xfails.unmatched(config.stash[_XFAILS]):
+    for kind, entries in config.stash.get(_LISTED, {}).items():
+        for entry in xfails.unmatched(entries):
             terminalreporter.write_line(
-                f"harness xfails line {entry.line}: {entry.test_id!r} matched no test"
+                f"harness {kind} line {entry.line}: {entry.test_id!r} matched no test"
             )
 
 
@@ -151,7 +167,8 @@ def harness_runner(request: pytest.FixtureRequest):
 # ---- xp: one parameter per installed array library, numerics scoped for the dtype ----
 
 _XP = pytest.StashKey[dict]()
-_XFAILS = pytest.StashKey[list]()
+_LISTED = pytest.StashKey[dict]()
+"""The entries of the xfails and skips files, by kind, to name the unmatched ones at the end."""
 _USAGE = pytest.StashKey[list]()
 
 
@@ -161,8 +178,8 @@ def _xp_state(config: pytest.Config) -> dict[str, list[Any]]:
         from harness import plugins
         from harness.conformance import selection
 
-        names = list(plugins.discover())
-        config.stash[_XP] = selection.libraries(names, selection.requested_backends(config))
+        points = plugins.discover()
+        config.stash[_XP] = selection.libraries(points, selection.requested_backends(config))
     return config.stash[_XP]
 
 
@@ -170,8 +187,10 @@ def _xp_state(config: pytest.Config) -> dict[str, list[Any]]:
 def xp(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The array library's Array-API namespace, with its numerics set for `xp_dtype`.
 
-    Each library is reached through its first available backend; without `xp_dtype` in the
-    test the library keeps its own defaults (JAX: float32).
+    Each library is reached through its first available backend, and the namespace is that
+    backend's `namespace()` where it has one; without `xp_dtype` in the test the library keeps
+    its own defaults (JAX: float32). By default the libraries are this package's own backends';
+    an installed plugin's library runs when named (`--harness-backend`, `HARNESS_BACKENDS`).
     """
     from contextlib import nullcontext
 
@@ -203,7 +222,10 @@ def _first_available(library: str, candidates: list[Any]) -> Any:
 
 
 def _namespace(backend: Any, dtype: str) -> Any:
-    """The namespace of the backend's own arrays, as array_api_compat resolves it."""
+    """The plugin's own `namespace()` where it has one (paddle's tensors, say, are not types
+    array_api_compat knows); else the namespace of its arrays, as array_api_compat resolves it."""
+    if callable(getattr(backend, "namespace", None)):
+        return backend.namespace()
     import numpy as np
     from array_api_compat import array_namespace
 

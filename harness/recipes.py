@@ -41,6 +41,26 @@ def build_arrays(table: Any, seed: int | None) -> dict[str, np.ndarray]:
     return arrays
 
 
+def declared_shape(entry: Any) -> tuple[int, ...] | None:
+    """The shape an `[arrays]` entry will have, read without building it; None when the
+    entry does not say (or is malformed: building it then names the problem)."""
+    try:
+        if isinstance(entry, Mapping) and "shape" in entry:
+            return tuple(int(n) for n in entry["shape"])
+        if isinstance(entry, Mapping) and "arange" in entry:
+            start, stop, step = (float(v) for v in entry["arange"])
+            return (max(0, math.ceil((stop - start) / step)),)
+        if isinstance(entry, list):
+            shape = []
+            while isinstance(entry, list):
+                shape.append(len(entry))
+                entry = entry[0] if entry else None
+            return tuple(shape)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return None
+
+
 def _inline(entry: Any, where: str) -> np.ndarray:
     try:
         array = np.asarray(entry, dtype=np.float64)

@@ -77,6 +77,16 @@ _SAMPLED = re.compile(r"\((fd sampled \d+ of [\d,]+ coordinates \(seed \d+\))\)"
 """The note harness.gradcheck puts in a compared tensor's name when fd took a sample."""
 
 
+GRADCHECK_STATUSES = ("agree", "disagree", "error", "skip")
+
+
+def gradcheck_summary(checks: Iterable) -> str:
+    """`12 checks: 11 agree, 1 disagree, 0 error, 0 skip`, as the cell table ends."""
+    checks = list(checks)
+    counts = ", ".join(f"{sum(c.status == s for c in checks)} {s}" for s in GRADCHECK_STATUSES)
+    return f"{len(checks)} gradient check{'' if len(checks) == 1 else 's'}: {counts}"
+
+
 def summary(cells: Iterable[Cell]) -> str:
     cells = list(cells)
     counts = {s: sum(c.status == s for c in cells) for s in STATUSES}

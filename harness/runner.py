@@ -1,14 +1,16 @@
-"""The one cell runner: every backend call goes through here, in a worker process per backend.
+"""The one cell runner: every backend call goes through here, and every verdict is made here.
 
-`harness run`, `harness show`, the gradient check, the pytest matrix and the conformance suite
-all run backend code through `CellRunner`. By default each backend gets its own worker process
-(pebble's `ProcessPool` with one worker, started with `spawn`), reused across that backend's
-cells so its imports and compilations are paid once. A worker that dies (segfault, `os._exit`,
-`sys.exit`, MemoryError, killed) or outlives the time limit ends only the cell it was running:
-the cell is `crashed` or `timeout`, pebble starts a fresh worker, and the run goes on. Cells of
-different backends run concurrently, `jobs` backends at a time; results come back in the order
-asked. `isolate=False` calls everything in this process (for pdb); `scheduler` sends the calls
-to a Dask cluster instead (see `harness.dask_executor`).
+`harness run`, `harness show`, the gradient check, the pytest matrix, the conformance suite and
+`harness fuzz` all run backend code through `CellRunner`. Each backend gets a worker process
+of its own (`harness.processes`), reused across its cells so that its imports and compilations
+are paid once. The worker runs plugin calls only and sends back plain data; the float64
+reference, the comparisons, the first-divergence diagnosis and the gradient check run here,
+in the coordinator, which never imports a plugin. A worker that dies, or outlives the time
+limit, ends only the call it was running: the cell is `crashed` or `timeout`, a fresh worker
+takes the next call (until it has died `MAX_DEATHS` times), and the run goes on. Cells of
+different backends run concurrently, `jobs` backends at a time; results come back in the
+order asked. `isolate=False` calls everything in this process (for pdb); `scheduler` sends the
+calls to a Dask cluster instead (see `harness.dask_executor`).
 """
 
 from __future__ import annotations
@@ -18,17 +20,25 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from harness import workers
-from harness.matrix import Cell
-from harness.workers import BackendFault, BackendInfo, CellTimeout, WorkerCrashed
+from harness.channel import BackendError, BackendInfo, Channel, InProcessExecutor
+from harness.processes import (
+    MAX_DEATHS,
+    BackendFault,
+    CellTimeout,
+    ProcessExecutor,
+    WorkerCrashed,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_DEATHS",
+    "SLOW_TIMEOUT",
+    "BackendError",
     "BackendFault",
     "BackendInfo",
     "CellRunner",
@@ -39,6 +49,13 @@ __all__ = [
 DEFAULT_TIMEOUT = 120.0
 """Seconds one cell may take, its `make_step` and compilation included (the slowest built-in
 cell, torch-compile with a cold inductor cache, takes about 30 s on 2 cores)."""
+
+SLOW_TIMEOUT = 600.0
+"""The default for a backend that declares `slow = True` (torch.compile; ndonnx, whose train
+cells take about 110 s here): five times DEFAULT_TIMEOUT."""
+
+SCOUT = "(scout)"
+"""The worker that reads plugins' `slow` flags without running any backend's cells."""
 
 Task = tuple[Path, str, str]
 """(case file, backend name, dtype): one cell."""
@@ -51,22 +68,29 @@ class CellRunner:
     isolate: bool = True
     jobs: int | None = None
     """How many backends run at once (default: the number of cores)."""
-    timeout: float | None = DEFAULT_TIMEOUT
+    timeout: float | None = None
+    """Seconds per call; None: DEFAULT_TIMEOUT, or SLOW_TIMEOUT for a backend declared slow."""
     scheduler: str | None = None
+    timeout_option: str = "--timeout"
+    """The option a timeout message tells the user to raise."""
+    max_deaths: int = MAX_DEATHS
+    _infos: dict[str, BackendInfo] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from harness.matrix import Reference
+
         self.jobs = max(1, self.jobs or os.cpu_count() or 1)
         if self.scheduler:
             from harness.dask_executor import DaskExecutor
 
-            self._executor: Any = DaskExecutor(self.scheduler)
+            self._executor: Any = DaskExecutor(self.scheduler, self.max_deaths)
         elif self.isolate:
-            self._executor = workers.ProcessExecutor()
+            self._executor = ProcessExecutor(self.max_deaths)
         else:
-            self._executor = workers.InProcessExecutor()
+            self._executor = InProcessExecutor()
             self.jobs = 1  # pdb needs the main thread
-        self._infos: dict[str, BackendInfo] = {}
-        self._sources: dict[Path, workers.CaseSource] = {}
+        self.reference = Reference()
+        self._cases: dict[Path, Any] = {}
         self._lock = threading.Lock()
         self._stopping = False
 
@@ -79,10 +103,18 @@ class CellRunner:
     def close(self, kill: bool = False) -> None:
         self._executor.close(kill=kill)
 
-    def call(self, backend: str, function: Callable, *args: Any, timeout: float | None = None):
-        """`function(backend_object, *args)` in that backend's worker; faults raise."""
-        limit = self.timeout if timeout is None else timeout
-        return self._executor.call(backend, function, args, limit)
+    def channel(self, backend: str) -> Channel:
+        """The backend's calls, through its worker, with its time limit; its description is
+        asked once per runner."""
+        info = self.describe(backend)
+        return Channel(_Limited(self), backend, self.limit(backend), lambda: info)
+
+    def limit(self, backend: str) -> float:
+        if self.timeout is not None:
+            return self.timeout
+        with self._lock:
+            info = self._infos.get(backend)
+        return SLOW_TIMEOUT if info is not None and info.slow else DEFAULT_TIMEOUT
 
     def describe(self, backend: str) -> BackendInfo:
         """Name, library, strategy, dtypes and availability, asked of the worker once."""
@@ -90,60 +122,50 @@ class CellRunner:
             known = self._infos.get(backend)
         if known is None:
             try:
-                known = self.call(backend, workers.describe)
+                known = Channel(_Limited(self), backend, self.limit(backend)).info()
             except BackendFault as exc:
                 known = BackendInfo.faulty(backend, exc)
             with self._lock:
                 self._infos[backend] = known
         return known
 
-    def survey(self, names: Sequence[str], libraries: set[str] | None) -> list[BackendInfo]:
-        """BackendInfo of the named backends that belong to `libraries` (all when None), asked
-        one by one of a scout worker, which a plugin that crashes it cannot take others down
-        with; the libraries of other backends are never imported."""
-        found = []
-        for name in names:
-            try:
-                found += self.call(workers.SCOUT, workers.survey, [name], libraries)
-            except BackendFault as exc:
-                found.append(BackendInfo.faulty(name, exc))
-        with self._lock:
-            for info in found:
-                self._infos.setdefault(info.name, info)
-        return found
+    def survey(self, names: Sequence[str]) -> list[BackendInfo]:
+        """BackendInfo of each named backend, each asked of its own worker, in parallel."""
+        return self.map([(name, partial(self.describe, name)) for name in names])
 
-    def source(self, case_path: Path) -> workers.CaseSource:
-        """The case file's path and text, read once: what a worker loads the case from."""
+    def case(self, case_path: Path):
+        """The case, loaded here once: the judge's own copy, whatever a worker loads."""
+        from harness import cases
+
         key = Path(case_path).resolve()
         with self._lock:
-            if key not in self._sources:
-                self._sources[key] = workers.CaseSource.read(key)
-            return self._sources[key]
+            if key not in self._cases:
+                self._cases[key] = cases.load(key)
+            return self._cases[key]
 
-    def cell(self, case_path: Path, backend: str, dtype: str) -> Cell:
-        """One cell; never raises for a backend's fault, whatever the fault."""
-        info = self.describe(backend)
-        if info.fault:  # loading or asking the plugin ended its worker
-            message = f"while loading the backend: {info.reason}"
-            return Cell(Path(case_path).stem, backend, dtype, info.fault, message)
-        if not info.available:
-            return Cell(Path(case_path).stem, backend, dtype, "skip", info.skip_reason())
+    def cell(self, case_path: Path, backend: str, dtype: str):
+        """One cell, judged here; never raises for a backend's fault, whatever the fault."""
+        from harness.matrix import Cell, run_cell
+
         start = time.perf_counter()
+        case = self.case(case_path)
+        channel = self.channel(backend)
         try:
-            return self.call(backend, workers.run_cell, self.source(case_path), dtype)
+            return run_cell(case, channel, dtype, self.reference)
         except BackendFault as exc:
-            cell = Cell(Path(case_path).stem, backend, dtype, exc.status, str(exc))
-        except Exception as exc:  # e.g. a result that cannot travel back: this cell only
-            cell = Cell(Path(case_path).stem, backend, dtype, "error", workers.one_line(exc))
+            cell = Cell(case.name, backend, dtype, exc.status, str(exc))
+        except Exception as exc:  # a bug of ours must still end only this cell
+            cell = Cell(case.name, backend, dtype, "error", f"{type(exc).__name__}: {exc}")
         cell.seconds = time.perf_counter() - start
+        cell.output = "".join(channel.output)
         return cell
 
     def cells(
         self,
         tasks: Sequence[Task],
-        on_cell: Callable[[int, Cell], None] | None = None,
+        on_cell: Callable[[int, Any], None] | None = None,
         first: Sequence[str] = (),
-    ) -> list[Cell]:
+    ) -> list:
         """Every task, backends in parallel, each backend's cells in order on its worker.
 
         `on_cell(index, cell)` is called as each cell finishes (from a worker thread, one call
@@ -157,14 +179,41 @@ class CellRunner:
     def gradients(self, asked: Sequence[tuple[str, Path, str, str]]) -> list[Any]:
         """(backend, case file, run, dtype) -> that backend's gradient at the run's first step,
         or the exception that stopped it; backends in parallel."""
+        from harness.gradcheck import backend_gradient
 
-        def gradient(backend: str, path: Path, run: str, dtype: str):
+        def gradient(backend: str, path: Path, run_name: str, dtype: str):
             try:
-                return self.call(backend, workers.gradient, self.source(path), run, dtype)
+                case = self.case(path)
+                run = next(r for r in case.runs if r.name == run_name)
+                return backend_gradient(self.channel(backend), case, run, dtype)
             except Exception as exc:  # the gradient check reports it as that check's error
                 return exc
 
         return self.map([(key[0], partial(gradient, *key)) for key in asked])
+
+    def pairings(self, names: Sequence[str]) -> list:
+        """Each selected backend with its counterpart of the other strategy on its library:
+        from the selection first, then from the built-in backends (never another plugin that
+        was not selected, which is not even imported)."""
+        from harness import gradcheck, plugins
+
+        selected = self.survey(names)
+        libraries = {info.library for info in selected if info.available}
+        others = self.survey(plugins.builtin_counterparts(libraries, list(names)))
+        return gradcheck.pairings(selected, [*selected, *others])
+
+    def slow_backends(self, names: Sequence[str]) -> list[str]:
+        """The backends that declare themselves slow (torch-compile), asked of the scout
+        worker, which imports their plugin modules and no array library; a plugin that kills
+        the scout gives no ordering, and the cells still run."""
+        try:
+            flags = self._executor.call(SCOUT, {"call": "slow", "args": {"names": list(names)}},
+                                        DEFAULT_TIMEOUT)[0]  # fmt: skip
+            value = flags.get("value") if isinstance(flags, dict) else None
+        except Exception:
+            value = None
+        value = value if isinstance(value, dict) else {}
+        return [name for name in names if value.get(name) is True]
 
     def map(
         self,
@@ -189,7 +238,7 @@ class CellRunner:
                     with report:
                         on_done(index, result)
 
-        if self.jobs == 1:
+        if self.jobs == 1 or len(by_backend) <= 1:
             for indices in by_backend.values():
                 run_backend(indices)
             return results
@@ -204,3 +253,17 @@ class CellRunner:
             raise
         pool.shutdown()
         return results
+
+
+@dataclass
+class _Limited:
+    """The runner's executor, with a timeout message that names the option to raise."""
+
+    runner: CellRunner
+
+    def call(self, backend: str, message: dict, limit: float | None):
+        try:
+            return self.runner._executor.call(backend, message, limit)
+        except CellTimeout as exc:
+            option = self.runner.timeout_option
+            raise CellTimeout(f"{exc} (raise the limit with {option} SECONDS)") from None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.bench import compare, results
+from harness.bench import compare, results, saved
 
 COMMITTED_RUN = Path(__file__).parent.parent / "docs" / "bench" / "bench.json"
 
@@ -97,3 +97,66 @@ def test_the_command_prints_the_table_and_exits_1_on_a_regression(committed_json
 def test_a_missing_file_is_a_one_line_usage_error(tmp_path, capsys):
     assert cli.main(["bench", "--compare", str(COMMITTED_RUN), str(tmp_path / "nope.json")]) == 2
     assert capsys.readouterr().err.strip().endswith("no such file " + str(tmp_path / "nope.json"))
+
+
+def test_the_threshold_sets_the_smallest_change_flagged(committed_json, tmp_path, capsys):
+    old = write(tmp_path, "old.json", committed_json)
+    new = write(
+        tmp_path, "new.json", changed(committed_json, "harness numpy", "medium", "float32", 1.5)
+    )
+    assert cli.main(["bench", "--compare", str(old), str(new)]) == 1
+    assert cli.main(["bench", "--compare", str(old), str(new), "--threshold", "60"]) == 0
+    assert "0 beyond the measured noise (and the 60.0% threshold)" in capsys.readouterr().out
+
+
+def test_saved_runs_are_numbered_and_found_by_number_or_last(committed_json, tmp_path):
+    storage = tmp_path / "saved"
+    run = write(tmp_path, "run.json", committed_json)
+    with pytest.raises(saved.NoSuchRun, match="no saved run in"):
+        saved.resolve("last", storage)
+    first, second = saved.save(run, storage), saved.save(run, storage)
+    assert [p.name[:5] for p in (first, second)] == ["0001_", "0002_"]
+    assert saved.saved(storage) == [first, second]
+    assert saved.resolve("last", storage) == second
+    assert saved.resolve("1", storage) == saved.resolve("0001", storage) == first
+    assert saved.resolve(str(run), storage) == run
+    with pytest.raises(saved.NoSuchRun, match=r"no saved run 7 in .*0001_"):
+        saved.resolve("7", storage)
+
+
+def test_autosave_then_compare_last_runs_against_the_run_before(
+    committed_json, tmp_path, monkeypatch, capsys
+):
+    """The suite itself is replaced by a stand-in that 'measures' a prepared JSON: what is
+    tested is the wiring (save, resolve `last` before saving, compare, exit status)."""
+    from harness.bench import command
+
+    measured = [write(tmp_path, "monday.json", committed_json)]
+    slower = changed(committed_json, "harness jax", "homework", "float64", 2.0)
+    measured.append(write(tmp_path, "tuesday.json", slower))
+    monkeypatch.setattr(command, "_missing_tools", lambda render_only: [])
+    monkeypatch.setattr(command, "_run_all", lambda args: ([], measured.pop(0)))
+    monkeypatch.setattr(command, "_render", lambda data, out: 0)
+    storage = tmp_path / "saved"
+    options = ["bench", "--out", str(tmp_path / "out"), "--storage", str(storage), "--autosave"]
+    assert cli.main([*options, "--compare", "last"]) == 2  # nothing saved yet
+    assert "--compare last: no saved run in" in capsys.readouterr().err
+    assert cli.main(options) == 0
+    assert cli.main([*options, "--compare", "last"]) == 1
+    out = capsys.readouterr().out
+    first, second = saved.saved(storage)
+    assert f"# {second} against {first}" not in out  # compared before saving: the new run's JSON
+    assert f"against {first}" in out and "| harness jax | homework | float64 |" in out
+    assert json.loads(second.read_text()) == slower
+
+
+def test_compare_takes_one_run_or_two(tmp_path, capsys):
+    assert cli.main(["bench", "--compare", "a", "b", "c"]) == 2
+    assert "--compare takes one run or two, not 3" in capsys.readouterr().err
+
+
+def test_an_unknown_bench_backend_suggests_the_closest(capsys):
+    assert cli.main(["bench", "--backend", "jaxx"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("harness: error: unknown backend 'jaxx' (did you mean 'jax")
+    assert "keras-jax" in line  # every valid name, rivals included

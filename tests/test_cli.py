@@ -38,11 +38,11 @@ def golden_tolerance(case, golden, dtype: str, printed: int | None = None):
 def test_backends_lists_the_builtins_with_versions(tmp_path):
     result = harness("backends", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split(maxsplit=3) for line in result.stdout.splitlines()}
+    rows = {line.split()[0]: line.split(maxsplit=4) for line in result.stdout.splitlines()}
     assert set(rows) == set(plugins.discover())
     for name in BUILTIN_BACKENDS:
-        _, library, version, state = rows[name]
-        assert library == name
+        _, library, distribution, version, state = rows[name]
+        assert library == distribution == name
         try:
             installed = importlib.metadata.version(library)
         except importlib.metadata.PackageNotFoundError:
@@ -70,7 +70,19 @@ def test_run_writes_table_and_json(tmp_path, registry):
     assert result.returncode == 0, result.stdout + result.stderr
     for dtype in DTYPES:
         assert re.search(rf"^task1-forward\s+numpy\s+{dtype}\s+pass\s", result.stdout, re.M)
-    records = json.loads(out.read_text())["cells"]
+    doc = json.loads(out.read_text())
+    environment = doc["environment"]
+    assert environment["command"][1:] == [
+        "run",
+        "--case",
+        "task1-forward",
+        "--backend",
+        "numpy",
+        "--json",
+        str(out),
+    ]
+    assert environment["duration_s"] > 0 and environment["tolerance"]["float32"]["rtol"] == 2e-5
+    records = doc["cells"]
     assert [(r["case"], r["backend"], r["dtype"]) for r in records] == [
         ("task1-forward", "numpy", dtype) for dtype in DTYPES
     ]
@@ -108,6 +120,33 @@ def test_unknown_name_is_one_line_listing_the_valid_names(args, what, valid, tmp
     assert all(name in line for name in names), line
 
 
+def test_an_unknown_name_suggests_the_closest(tmp_path):
+    result = harness("run", "--backend", "nump", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown backend 'nump' (did you mean 'numpy'?); valid: " in result.stderr
+
+
+def test_the_selection_options_say_they_repeat():
+    from harness.cli import _parser
+
+    parser = _parser()
+    run = parser._subparsers._group_actions[0].choices["run"]  # argparse keeps them private
+    helps = {a.dest: a.help or "" for a in run._actions}
+    for option in ("case", "backend", "dtype"):
+        assert "repeat the option" in helps[option], option
+
+
+def test_show_says_which_backend_and_dtype_it_chose(tmp_path):
+    result = harness("show", "task1-forward", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "harness show: on numpy in float64 (choose with --backend, --dtype)"
+    ]
+    assert "numpy float64 : " in result.stdout
+    chosen = harness("show", "task1-forward", "--dtype", "float32", cwd=tmp_path)
+    assert "on numpy in float32" in chosen.stderr and "numpy float32 : " in chosen.stdout
+
+
 def test_failing_case_exits_1_and_reports_fail(tmp_path):
     """A wrong golden (seed 000's 0.13238887 made 0.13338887) fails; nothing else does."""
     source = cases.builtin_dir()
@@ -143,6 +182,8 @@ def test_failing_case_exits_1_and_reports_fail(tmp_path):
     assert "1 case file(s) skipped" in result.stdout
     (recorded,) = json.loads(out.read_text())["skipped_case_files"]
     assert "malformed.toml" in recorded
+    # the gradient check ends with a count, as the cell table does
+    assert "1 gradient check: 1 agree, 0 disagree, 0 error, 0 skip" in result.stdout.splitlines()
 
 
 def test_a_skipped_case_file_alone_fails_the_run(tmp_path):
@@ -195,3 +236,14 @@ def test_show_prints_seed_style(tmp_path, registry):
         tol = golden_tolerance(case, golden, "float64", printed=8)
         np.testing.assert_allclose(printed, golden.value, rtol=tol.rtol, atol=tol.atol)
     assert "status: pass" in lines
+
+
+def test_the_gradient_check_summary_counts_every_status():
+    from types import SimpleNamespace
+
+    from harness import report
+
+    checks = [SimpleNamespace(status=s) for s in ("agree", "agree", "disagree", "skip")]
+    assert report.gradcheck_summary(checks) == (
+        "4 gradient checks: 2 agree, 1 disagree, 0 error, 1 skip"
+    )

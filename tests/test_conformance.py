@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from report_pages import chromium
 
 pytest_plugins = ["pytester"]
 TESTS = Path(__file__).parent
@@ -70,12 +71,13 @@ def run_suite(pytester, *options: str, module: str = "harness.conformance"):
 
 def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytester):
     (tmp_path / "protocol_breakers.py").write_text(PROTOCOL_BREAKERS)
-    install({name: f"protocol_breakers:{attr}" for name, attr in BREAKERS.items()})
+    points = {name: f"protocol_breakers:{attr}" for name, attr in BREAKERS.items()}
+    install({**points, "ignores-trace": "broken_backends.misbehaving:ignores_trace"})
     result = run_suite(
         pytester,
         "-rf",
         "--harness-backend",
-        ",".join(["numpy", *BREAKERS]),
+        ",".join(["numpy", *BREAKERS, "ignores-trace"]),
         module="harness.conformance.test_backend_protocol",
     )
     failed = {line.split(" - ")[0].split("::")[-1] for line in result.outlines if "FAILED" in line}
@@ -87,11 +89,19 @@ def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytest
         "test_to_numpy_returns_a_host_numpy_array[lists-out-float64]",
         "test_numerics_scopes_what_it_sets[leaky-numerics-float32]",
         "test_numerics_scopes_what_it_sets[leaky-numerics-float64]",
+        # the trace check: float32 arithmetic shows at float64, a list is no array, and a
+        # backend that ignores trace=True names nothing
+        "test_trace_names_every_tensor_and_agrees[always-float32-float64]",
+        "test_trace_names_every_tensor_and_agrees[lists-out-float32]",
+        "test_trace_names_every_tensor_and_agrees[lists-out-float64]",
+        "test_trace_names_every_tensor_and_agrees[ignores-trace-float32]",
+        "test_trace_names_every_tensor_and_agrees[ignores-trace-float64]",
     }, text
     assert "from_numpy shares memory with its NumPy input: it must copy" in text
     assert "from_numpy(..., 'float64') gave an array of dtype float32" in text
     assert "to_numpy returned list, not numpy.ndarray" in text
     assert "numpy.geterr changed after `with numerics(...)`" in text
+    assert "the trace lacks" in text and "trace=True must name each (Network.trace)" in text
 
 
 XFAILS = """\
@@ -136,6 +146,23 @@ def test_a_failing_backend_shows_the_first_divergence_xfails_and_scoreboard(
     markdown = (tmp_path / "board.md").read_text()
     assert "| | relu-discarded float64 |" in markdown
     assert "| relu-mixed-signs | xfail" in markdown
+    assert doc["environment"]["command"][-2:] == ["-k", "not gradient and not protocol"]
+    assert doc["environment"]["duration_s"] > 0
+    details = {r["row"]: r["details"] for r in doc["results"]}
+    assert "first divergence: run batch, step 1 of 1: layer 1 (ReLU)" in details["relu-mixed-signs"]
+    assert details["task1-forward"] == "[XPASS(strict)] passes, so the strict xfail fails"
+    assert f"harness scoreboard: {board}.md, {board}.json and {board}.html" in text
+    with chromium() as browser:  # the page `harness report` makes, written beside them
+        browser.get((tmp_path / "board.html").as_uri())
+        shown = browser.execute_script(
+            "return Array.from(document.querySelectorAll('table.matrix td.cell'))"
+            ".map(c => c.dataset.row + ' ' + c.dataset.status)"
+        )
+        assert sorted(shown) == sorted(f"{row} {o[0]}" for row, o in outcomes.items())
+        cell = browser.find_element("css selector", "td.cell[data-status='xfail'] a")
+        cell.click()
+        report = browser.find_element("css selector", "details.report[open] pre").text
+        assert "first divergence: run batch, step 1 of 1: layer 1 (ReLU)" in report
 
 
 def test_a_failing_cell_reports_where_it_first_diverges(install, pytester):
@@ -231,9 +258,37 @@ def test_under_xdist_the_controller_writes_every_workers_results(tmp_path, pytes
         f"--harness-report={tmp_path / 'board'}",
         module="harness.conformance.test_backend_protocol",
     )
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=16)  # 4 promises x 2 backends x 2 dtypes
     doc = json.loads((tmp_path / "board.json").read_text())
-    assert doc["totals"] == {"pass": 12}
+    assert doc["totals"] == {"pass": 16}
     assert {(r["backend"], r["dtype"]) for r in doc["results"]} == {
         (b, d) for b in ("numpy", "array-api-strict") for d in ("float32", "float64")
     }
+
+
+def test_a_skips_file_keeps_its_tests_from_running(tmp_path, pytester):
+    """Same format as the xfails file; a listed test is skipped with its reason, not run, and
+    a line that names no test is named at the end."""
+    skips = tmp_path / "skips.txt"
+    skips.write_text(
+        "# too slow to run every time\n"
+        "test_case[task1-forward-float64]     takes 115 s on mylib (timeout at load 2)\n"
+        "test_case[no-such-case-float64]      matches nothing\n"
+    )
+    result = run_suite(
+        pytester,
+        "-rs",
+        "--harness-backend=numpy",
+        "--harness-dtype=float64",
+        f"--harness-skips={skips}",
+        "-k",
+        "not gradient and not protocol and (task1-forward or task2-grad-batch-sum)",
+    )
+    result.assert_outcomes(passed=1, skipped=1)
+    text = result.stdout.str()
+    assert "takes 115 s on mylib (timeout at load 2)" in text
+    assert "harness skips line 3: 'test_case[no-such-case-float64]' matched no test" in text
+    skips.write_text("test_case[task1-forward-float64]\n")
+    result = run_suite(pytester, "--harness-backend=numpy", f"--harness-skips={skips}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{skips}:1: 'test_case[task1-forward-float64]' has no reason" in result.stderr.str()

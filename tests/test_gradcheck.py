@@ -147,7 +147,10 @@ def test_harness_run_shows_the_three_way_check(capsys, tmp_path, load_backend):
     assert cli.main([*args, "--json", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     title = lines.index(next(x for x in lines if x.startswith("three-way gradient check")))
-    (row,) = [x for x in lines[title + 3 :] if x.strip()][:-1]  # the last line: "wrote ..."
+    *rows, summary, wrote = [x for x in lines[title + 3 :] if x.strip()]
+    (row,) = rows
+    assert summary == "1 gradient check: 1 agree, 0 disagree, 0 error, 0 skip"
+    assert wrote.startswith("wrote ")
     assert row.split()[:5] == ["task2-grad-batch-sum", "torch-manual", "torch", "float64", "agree"]
     assert row.endswith("all three agree")
     (record,) = json.loads(out.read_text())["gradcheck"]

@@ -107,16 +107,112 @@ def test_the_option_wins_over_the_environment(pytester, monkeypatch):
     assert "test_theirs.py::test_one[array-api-strict]" in result.stdout.lines
 
 
+def _collected_ids(result) -> list[str]:
+    return sorted(line.split("[", 1)[1][:-1] for line in result.stdout.lines if "[" in line)
+
+
+def _builtin_libraries() -> set[str]:
+    points = plugins.discover()
+    ours = [name for name, point in points.items() if point.dist.name == "xp-harness"]
+    return {plugins.load(name).library for name in ours}
+
+
 def test_xp_takes_one_backend_per_library(pytester, monkeypatch):
-    """13 backends may come from a handful of libraries: one parameter each, by library name."""
+    """Nine built-in backends come from five libraries: one parameter each, by library name."""
     monkeypatch.delenv("HARNESS_BACKENDS", raising=False)
     pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
     result = pytester.runpytest_subprocess("--collect-only", "-q")
-    ids = sorted(line.split("[", 1)[1][:-1] for line in result.stdout.lines if "[" in line)
-    loaded = [plugins.load(name) for name in plugins.discover()]
-    libraries = {b.library for b in loaded if b.library != "?"}
-    assert ids == sorted(libraries)
-    assert len(loaded) > len(libraries)  # torch, torch-manual, torch-compile: one `torch`
+    libraries = _builtin_libraries()
+    assert _collected_ids(result) == sorted(libraries)
+    assert len(plugins.discover()) > len(libraries)  # torch, torch-manual, torch-compile: one
+
+
+FAKELIB = """
+import types
+from contextlib import nullcontext
+
+from array_api_compat import numpy as compat
+
+from harness.protocol import Availability
+
+
+class Tensor:
+    \"\"\"An array type array_api_compat does not know, as paddle's tensors are.\"\"\"
+
+    def __init__(self, value):
+        self.value = value
+
+
+NAMESPACE = types.SimpleNamespace(**vars(compat))
+NAMESPACE.__name__, NAMESPACE.made_by_the_plugin = "fakelib", True
+
+
+class FakeLib:
+    name = library = "fakelib"
+    dtypes = ("float32", "float64")
+
+    def availability(self):
+        return Availability(True, version="0.1")
+
+    def numerics(self, dtype):
+        return nullcontext()
+
+    def namespace(self):
+        return NAMESPACE
+
+    def from_numpy(self, array, dtype):
+        return Tensor(array.astype(dtype))
+
+    def to_numpy(self, array):
+        return array.value
+
+    def make_step(self, network, dtype, *, trace=False):
+        raise NotImplementedError
+
+
+backend = FakeLib()
+"""
+
+
+@pytest.fixture
+def fakelib(install_plugins, tmp_path, monkeypatch):
+    """A plugin of a library of its own, whose arrays array_api_compat cannot place."""
+    (tmp_path / "fakelib_backend.py").write_text(FAKELIB)
+    install_plugins({"fakelib": "fakelib_backend:backend"})
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.delenv("HARNESS_BACKENDS", raising=False)
+
+
+def test_an_installed_plugin_does_not_change_the_default_libraries(fakelib, pytester):
+    pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    assert _collected_ids(result) == sorted(_builtin_libraries())
+    named = pytester.runpytest_subprocess("--collect-only", "-q", "--harness-backend", "fakelib")
+    assert _collected_ids(named) == ["fakelib"]
+
+
+def test_xp_is_the_plugins_own_namespace_where_it_has_one(fakelib, pytester):
+    pytester.makepyfile(
+        test_theirs="""
+        def test_one(xp, xp_dtype):
+            assert xp.made_by_the_plugin
+            assert xp_dtype == xp.float64 or xp_dtype == xp.float32
+        """
+    )
+    result = pytester.runpytest_subprocess("--harness-backend", "fakelib")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_misspelt_library_names_the_closest_and_every_library(pytester, monkeypatch):
+    monkeypatch.setenv("HARNESS_BACKENDS", "nump")
+    pytester.makepyfile(test_theirs="def test_one(xp):\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = [x for x in result.stderr.lines if "no backend or library named 'nump'" in x]
+    assert "did you mean 'numpy'?" in line
+    assert "(libraries: none" not in line
+    for library in _builtin_libraries():
+        assert library in line
 
 
 def test_jax_float64_is_scoped_to_the_test(pytester):

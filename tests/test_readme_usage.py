@@ -23,7 +23,7 @@ def blocks(language: str) -> list[str]:
 def test_ci_runs_every_command_the_section_shows():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     commands = [line for block in blocks("bash") for line in block.splitlines() if line]
-    assert len(commands) == 5
+    assert len(commands) == 10
     for command in commands:
         assert command in ci, command
 
@@ -48,3 +48,13 @@ def test_the_xfails_example_parses(tmp_path):
         "test_numerics_scopes_what_it_sets[float64]",
     ]
     assert entries[0].reason == "float32 drift over 100 steps (mylib#12)"
+
+
+def test_ci_installs_the_wheel_in_a_new_venv_outside_the_clone_as_the_readme_shows():
+    """The install block runs, line for line, in a subshell that leaves the clone first."""
+    (install,) = [b for b in blocks("bash") if "pip wheel" in b]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f"(\n{install})\n" in ci
+    lines = install.splitlines()
+    assert lines[1].startswith('cd "$(mktemp -d)" && python3.11 -m venv .venv')
+    assert "torch==2.13.0" in lines[2]  # the pin the README explains

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.bench import compare, saved
 from harness.bench.results import SIZE_ORDER as SIZES
 
 DTYPES = ("float32", "float64")
@@ -53,11 +54,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--compare",
+        nargs="+",
+        metavar="RUN",
+        help="step time and harness/native ratio per backend, size and dtype, regressions "
+        "beyond the measured noise and --threshold flagged (exit 1 if any). `--compare OLD "
+        "NEW` runs nothing and compares two runs; `--compare OLD` runs the suite and compares "
+        "the new run with OLD. A RUN is a JSON path, a saved run's number, or `last`, the "
+        "newest saved run (taken before this run is saved)",
+    )
+    parser.add_argument(
+        "--autosave",
+        action="store_true",
+        help="save this run's JSON in --storage as the next numbered run, for --compare",
+    )
+    parser.add_argument(
+        "--storage",
         type=Path,
-        nargs=2,
-        metavar=("OLD", "NEW"),
-        help="run nothing: step time and harness/native ratio of NEW against OLD, per backend, "
-        "size and dtype, with regressions beyond the measured noise flagged (exit 1 if any)",
+        default=saved.STORAGE,
+        metavar="DIR",
+        help=f"where --autosave keeps runs and --compare finds them (default: {saved.STORAGE})",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=compare.NOISE_FLOOR * 100,
+        metavar="PCT",
+        help="the smallest change --compare flags, in percent, whatever the measured noise "
+        f"(default: {compare.NOISE_FLOOR * 100:g})",
     )
     parser.add_argument(
         "--threads",
@@ -73,13 +96,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from harness.bench import results, runner
 
-    if args.compare:
-        return _compare(*args.compare)
+    try:
+        baseline = _baseline(args)
+    except (saved.NoSuchRun, ValueError) as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(baseline, tuple):  # two runs given: compare them, run nothing
+        return _compare(*baseline, args.threshold)
     unknown = [b for b in args.backend if b not in runner.known_names()]
     if unknown:
+        from harness.suggest import unknown as unknown_name
+
         print(
-            f"harness: error: unknown backend {unknown[0]!r}; valid: "
-            f"{', '.join(runner.known_names())}",
+            f"harness: error: {unknown_name('backend', unknown[0], runner.known_names())}",
             file=sys.stderr,
         )
         return 2
@@ -95,7 +124,22 @@ def run(args) -> int:
         return _render(results.load(args.render), args.out)
     failed, merged = _run_all(args)
     _render(results.load(merged), args.out)
-    return 1 if failed else 0
+    if args.autosave:
+        print(f"saved {saved.save(merged, args.storage)}")
+    regressed = baseline is not None and _compare(baseline, merged, args.threshold) != 0
+    return 1 if failed or regressed else 0
+
+
+def _baseline(args) -> tuple[Path, Path] | Path | None:
+    """What --compare names, resolved before this run is saved (so `last` is the one before)."""
+    if args.threshold < 0:
+        raise ValueError(f"--threshold {args.threshold:g}: must be a percentage, 0 or more")
+    if not args.compare:
+        return None
+    if len(args.compare) > 2:
+        raise ValueError(f"--compare takes one run or two, not {len(args.compare)}")
+    found = [saved.resolve(reference, args.storage) for reference in args.compare]
+    return (found[0], found[1]) if len(found) == 2 else found[0]
 
 
 def _run_all(args) -> tuple[list[str], Path]:
@@ -137,15 +181,12 @@ def _run_all(args) -> tuple[list[str], Path]:
     return failed, merged
 
 
-def _compare(old: Path, new: Path) -> int:
-    from harness.bench import compare, results
+def _compare(old: Path, new: Path, threshold: float) -> int:
+    from harness.bench import results
 
-    for path in (old, new):
-        if not path.is_file():
-            print(f"harness: error: --compare: no such file {path}", file=sys.stderr)
-            return 2
-    changes = compare.changes(results.load(old), results.load(new))
-    print(compare.report(changes, old, new))
+    floor = threshold / 100
+    changes = compare.changes(results.load(old), results.load(new), floor)
+    print(compare.report(changes, old, new, floor))
     return 1 if any(c.regressed for c in changes) else 0
 
 

@@ -5,7 +5,7 @@ it exceeds the noise both runs measured for that row: for a step time, the sprea
 run's fastest samples (first quartile over minimum); for a harness/native ratio, the spread
 and half-to-half disagreement of each interleaved measurement (runs from before the stability
 checks fall back to the spread of both sides' samples). NOISE_FLOOR keeps a run that happens
-to be very steady from flagging a change no rerun would reproduce.
+to be very steady from flagging a change no rerun would reproduce; `--threshold PCT` sets it.
 """
 
 from __future__ import annotations
@@ -55,21 +55,22 @@ class Change:
         return self.slower or self.ratio_up
 
 
-def changes(old: Results, new: Results) -> list[Change]:
-    """Every row present in both runs, in report order."""
+def changes(old: Results, new: Results, floor: float = NOISE_FLOOR) -> list[Change]:
+    """Every row present in both runs, in report order; `floor` is the smallest change that
+    may count as a regression (the --threshold), whatever noise the runs measured."""
     before = {_key(r): r for r in old.records if r.kind in KINDS}
     found = []
     for r in new.records:
         if r.kind in KINDS and (was := before.get(_key(r))):
-            ratio_noise = _ratio_noise(old, was, new, r)
-            time_noise = max(_sample_spread(was), _sample_spread(r), NOISE_FLOOR)
+            ratio_noise = _ratio_noise(old, was, new, r, floor)
+            time_noise = max(_sample_spread(was), _sample_spread(r), floor)
             found.append(
                 Change(_key(r), was, r, _ratio(old, was), _ratio(new, r), time_noise, ratio_noise)
             )
     return sorted(found, key=_order)
 
 
-def report(found: list[Change], old: Path, new: Path) -> str:
+def report(found: list[Change], old: Path, new: Path, floor: float = NOISE_FLOOR) -> str:
     """A Markdown table of every change, regressions flagged, and a one-line summary."""
     head = [
         f"# {new} against {old}",
@@ -102,7 +103,10 @@ def report(found: list[Change], old: Path, new: Path) -> str:
         )
         lines.append("| " + " | ".join(cells) + " |")
     regressed = sum(c.regressed for c in found)
-    summary = f"{len(found)} rows compared, {regressed} beyond the measured noise."
+    summary = (
+        f"{len(found)} rows compared, {regressed} beyond the measured noise "
+        f"(and the {floor:.1%} threshold)."
+    )
     return "\n".join(head + lines + ["", summary])
 
 
@@ -120,11 +124,13 @@ def _sample_spread(r: Record) -> float:
     return sample_spread(r)
 
 
-def _ratio_noise(old: Results, was: Record, new: Results, now: Record) -> float | None:
+def _ratio_noise(
+    old: Results, was: Record, new: Results, now: Record, floor: float
+) -> float | None:
     noises = [_one_ratio_noise(old, was), _one_ratio_noise(new, now)]
     if None in noises:
         return None
-    return max(*noises, NOISE_FLOOR)
+    return max(*noises, floor)
 
 
 def _one_ratio_noise(results: Results, r: Record) -> float | None:

@@ -152,7 +152,7 @@ def _train_table(results: Results) -> str:
     steps = records[0].steps
     head = (
         f"## Training loop: task3-train run x1, {steps} epochs of SGD on one sample\n\n"
-        "`execute` is `harness.tasks.execute`, the path of `harness run`, with every batch "
+        "`execute` is `harness.driver.execute`, the path of `harness run`, with every batch "
         "converted; `fused` is all epochs in one XLA program (`lax.fori_loop` under `jax.jit`)."
     )
     lines = _header("variant", "dtype", "min", "median", "IQR", "min per step", f"{X} native")

@@ -1,8 +1,11 @@
-"""Checks that run inside a backend's worker (through `CellRunner.call`), beside its cells.
+"""The Backend protocol's promises: observed in the backend's worker, judged here.
 
-Each function takes the backend object first, as `CellRunner.call` passes it, and returns
-plain picklable values: a list of problems, empty when the backend keeps the contract. A
-backend that raises or crashes here is reported by the runner, as for a cell.
+Each promise has two halves. A probe (`PROBES`) runs in the backend's worker through
+`CellRunner`/`Channel.probe`: it only calls the plugin and reports what it saw, as plain data
+(arrays, dtype names, settings as strings). A judge (`JUDGES`) runs in the test's own process
+and turns those observations into problems, one line each; none is a pass. A plugin cannot
+reach the judge, so it cannot make a broken promise look kept, only lie about what it did,
+and what it returns is checked against what it was given.
 """
 
 from __future__ import annotations
@@ -11,62 +14,61 @@ from contextlib import suppress
 
 import numpy as np
 
+from harness.driver import numerics
+
 SAMPLE = np.arange(6.0).reshape(2, 3) / 4.0 - 0.5
 """A small array with fractions, negatives and zero: every value exact in float32 too."""
 
 
-def from_numpy_problems(backend, dtype: str) -> list[str]:
-    """`from_numpy` gives the dtype asked for, and a copy: later writes to the source don't show."""
+# ---- probes: in the backend's worker ----
+
+
+def observe_from_numpy(backend, dtype: str) -> dict:
+    """Convert SAMPLE, then overwrite the source: what comes back, and its own dtype."""
     source = SAMPLE.copy()
-    with backend.numerics(dtype):
+    with numerics(backend, dtype):
         array = backend.from_numpy(source, dtype)
         source[...] = 99.0
-        back = backend.to_numpy(array)
+        back = backend.to_numpy(array)  # whether it is an ndarray is to_numpy's own check
         own = _own_dtype(array)
-    problems = []
-    if own is not None and own != dtype:
-        problems.append(f"from_numpy(..., {dtype!r}) gave an array of dtype {own}")
-    elif own is None and isinstance(back, np.ndarray) and back.dtype != np.dtype(dtype):
-        problems.append(f"from_numpy(..., {dtype!r}) gave {back.dtype} (read back by to_numpy)")
-    back = np.asarray(back, dtype=np.float64)
-    if back.shape == SAMPLE.shape and np.any(back == 99.0):
-        problems.append("from_numpy shares memory with its NumPy input: it must copy")
-    elif not np.array_equal(back, SAMPLE):
-        problems.append(f"to_numpy(from_numpy(a)) is not a: got {back.tolist()}")
-    return problems
+    if not isinstance(back, np.ndarray):
+        with suppress(Exception):  # a list or a scalar still shows what was converted
+            back = np.asarray(back, dtype=np.float64)
+    return {"back": back if isinstance(back, np.ndarray) else None, "own": own}
 
 
-def to_numpy_problems(backend, dtype: str) -> list[str]:
-    """`to_numpy` returns a host NumPy array of its input's dtype and shape, 0-d included."""
-    problems = []
-    with backend.numerics(dtype):
+def observe_to_numpy(backend, dtype: str) -> dict:
+    """What to_numpy returns for a 2-d array and a 0-d one: its type, shape and dtype."""
+    seen = []
+    with numerics(backend, dtype):
         for source in (SAMPLE, np.asarray(2.5)):
             array = backend.from_numpy(source, dtype)
-            result, expected = backend.to_numpy(array), _own_dtype(array) or dtype
-            shape = np.shape(source)
-            if not isinstance(result, np.ndarray):
-                problems.append(f"to_numpy returned {type(result).__qualname__}, not numpy.ndarray")
-            elif result.shape != shape or result.dtype != np.dtype(expected):
-                problems.append(
-                    f"to_numpy gave shape {result.shape} dtype {result.dtype} "
-                    f"for an array of shape {shape} dtype {expected}"
-                )
-    return problems
+            result = backend.to_numpy(array)
+            kind = type(result)
+            module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+            seen.append(
+                {
+                    "type": f"{module}{kind.__qualname__}",
+                    "shape": list(np.shape(result)) if isinstance(result, np.ndarray) else None,
+                    "dtype": str(result.dtype) if isinstance(result, np.ndarray) else None,
+                    "expected_shape": list(source.shape),
+                    "expected_dtype": _own_dtype(array) or dtype,
+                }
+            )
+    return {"seen": seen}
 
 
-def numerics_problems(backend, dtype: str) -> list[str]:
-    """`numerics(dtype)` leaves the library as it found it, after an exception too.
-
-    "As it found it" is the state at this worker's first numerics check, so a leak from the
-    check of the other dtype cannot pass as the state to return to.
-    """
+def observe_numerics(backend, dtype: str) -> dict:
+    """The library's settings before the first check, after `with numerics`, and after an
+    exception inside it ("before" is this worker's first look, so a leak from the check of
+    the other dtype cannot pass as the state to return to)."""
     before = _BASELINE.setdefault(backend.name, library_state(backend))
-    with backend.numerics(dtype):
+    with numerics(backend, dtype):
         backend.from_numpy(SAMPLE, dtype)
-    problems = _changes(before, library_state(backend), "after `with numerics(...)`")
-    with suppress(_Probe), backend.numerics(dtype):
+    after = library_state(backend)
+    with suppress(_Probe), numerics(backend, dtype):
         raise _Probe
-    return problems + _changes(before, library_state(backend), "after an exception inside it")
+    return {"before": before, "after": after, "after_exception": library_state(backend)}
 
 
 _BASELINE: dict[str, dict[str, str]] = {}
@@ -120,14 +122,6 @@ _SETTINGS = {
 }
 
 
-def _changes(before: dict, after: dict, when: str) -> list[str]:
-    return [
-        f"{key} changed {when}: {before.get(key)} -> {after.get(key)}"
-        for key in sorted(set(before) | set(after))
-        if before.get(key) != after.get(key)
-    ]
-
-
 def _own_dtype(array) -> str | None:
     """The array's dtype as its library names it ("float32"), or None if it cannot say."""
     with suppress(Exception):
@@ -136,3 +130,68 @@ def _own_dtype(array) -> str | None:
         xp = array_namespace(array)
         return next(d for d in ("float32", "float64") if array.dtype == getattr(xp, d))
     return None
+
+
+PROBES = {
+    "from_numpy": observe_from_numpy,
+    "to_numpy": observe_to_numpy,
+    "numerics": observe_numerics,
+}
+
+
+# ---- judges: in the test's process ----
+
+
+def from_numpy_problems(seen: dict, dtype: str) -> list[str]:
+    """`from_numpy` gives the dtype asked for, and a copy: later writes to the source don't show."""
+    problems = []
+    back, own = seen.get("back"), seen.get("own")
+    if not isinstance(back, np.ndarray):
+        return ["from_numpy: the worker sent no array back"]
+    if own is not None and own != dtype:
+        problems.append(f"from_numpy(..., {dtype!r}) gave an array of dtype {own}")
+    elif own is None and back.dtype != np.dtype(dtype):
+        problems.append(f"from_numpy(..., {dtype!r}) gave {back.dtype} (read back by to_numpy)")
+    back = back.astype(np.float64)
+    if back.shape == SAMPLE.shape and np.any(back == 99.0):
+        problems.append("from_numpy shares memory with its NumPy input: it must copy")
+    elif not np.array_equal(back, SAMPLE):
+        problems.append(f"to_numpy(from_numpy(a)) is not a: got {back.tolist()}")
+    return problems
+
+
+def to_numpy_problems(seen: dict, dtype: str) -> list[str]:
+    """`to_numpy` returns a host NumPy array of its input's dtype and shape, 0-d included."""
+    problems = []
+    for entry in seen.get("seen") or [{}]:
+        if entry.get("type") != "numpy.ndarray":
+            problems.append(f"to_numpy returned {entry.get('type')}, not numpy.ndarray")
+        elif entry["shape"] != entry["expected_shape"] or entry["dtype"] != entry["expected_dtype"]:
+            problems.append(
+                f"to_numpy gave shape {tuple(entry['shape'])} dtype {entry['dtype']} for an "
+                f"array of shape {tuple(entry['expected_shape'])} dtype {entry['expected_dtype']}"
+            )
+    return problems
+
+
+def numerics_problems(seen: dict, dtype: str) -> list[str]:
+    """`numerics(dtype)` leaves the library as it found it, after an exception too."""
+    before = seen.get("before") or {}
+    return _changes(before, seen.get("after") or {}, "after `with numerics(...)`") + _changes(
+        before, seen.get("after_exception") or {}, "after an exception inside it"
+    )
+
+
+def _changes(before: dict, after: dict, when: str) -> list[str]:
+    return [
+        f"{key} changed {when}: {before.get(key)} -> {after.get(key)}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+JUDGES = {
+    "from_numpy": from_numpy_problems,
+    "to_numpy": to_numpy_problems,
+    "numerics": numerics_problems,
+}

@@ -1,26 +1,29 @@
-"""`--harness-report PATH`: a Markdown and a JSON scoreboard of the session, after ONNX's.
+"""`--harness-report PATH`: a Markdown, a JSON and an HTML scoreboard of the session.
 
 Each harness test records what it checked (`record`) in its user properties, which travel
 from pytest-xdist workers to the controller with the test's report. The controller keeps the
 last verdict of each test and writes PATH.md (one table per kind of check: cases x backends
-and dtypes, each entry pass / fail / xfail / skip with the worst error) and PATH.json.
+and dtypes, each entry pass / fail / xfail / skip with the worst error), PATH.json (with the
+session's environment, and each failure's full report) and PATH.html, the page `harness
+report` makes of it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from harness import atomic, environment
+
 KEY = "harness"
 KINDS = {
     "case": "Cases: goldens and the float64 reference (worst abs error against the reference)",
     "gradient": "Gradients: manual, autograd and central differences (worst abs difference)",
-    "protocol": "Protocol: from_numpy, to_numpy, numerics",
+    "protocol": "Protocol: from_numpy, to_numpy, numerics, trace",
 }
 
 
@@ -33,12 +36,12 @@ def record(item: pytest.Item, kind: str, row: str, backend: str, dtype: str, **e
     item.user_properties.append((KEY, {**entry, **extra}))
 
 
-def report_paths(path: str) -> tuple[Path, Path]:
-    """`out`, `out.md` or `out.json` all mean out.md and out.json."""
+def report_paths(path: str) -> tuple[Path, Path, Path]:
+    """`out`, `out.md`, `out.json` or `out.html` all mean out.md, out.json and out.html."""
     base = Path(path)
-    if base.suffix in (".md", ".json"):
+    if base.suffix in (".md", ".json", ".html"):
         base = base.with_suffix("")
-    return base.with_name(base.name + ".md"), base.with_name(base.name + ".json")
+    return tuple(base.with_name(base.name + suffix) for suffix in (".md", ".json", ".html"))
 
 
 @dataclass(eq=False)  # pluggy keeps plugins in sets: hashed by identity
@@ -47,6 +50,11 @@ class Scoreboard:
 
     path: str
     results: dict[str, dict] = field(default_factory=dict)
+    environment: dict = field(default_factory=environment.record)
+    """Made when the session starts; its duration is set when the session ends."""
+
+    def __post_init__(self) -> None:
+        self._clock = environment.Clock(self.environment)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entry = dict(report.user_properties).get(KEY)
@@ -59,22 +67,28 @@ class Scoreboard:
                 **entry,
                 "outcome": outcome,
                 "message": message,
+                "details": _details(report) if outcome not in ("pass", "skip") else "",
                 "test": report.nodeid,
             }
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        markdown, data = report_paths(self.path)
-        markdown.parent.mkdir(parents=True, exist_ok=True)
+        from harness.page import model
+        from harness.page import render as page
+
+        markdown, data, html = report_paths(self.path)
         results = sorted(self.results.values(), key=lambda r: (r["kind"], r["row"], r["test"]))
         totals: dict[str, int] = {}
         for result in results:
             totals[result["outcome"]] = totals.get(result["outcome"], 0) + 1
-        _write(data, json.dumps({"totals": totals, "results": results}, indent=1) + "\n")
+        self._clock.tick()
+        doc = {"totals": totals, "environment": self.environment, "results": results}
+        _write(data, json.dumps(doc, indent=1) + "\n")
         _write(markdown, render(results, totals))
+        _write(html, page.page([model.load(data)]))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        markdown, data = report_paths(self.path)
-        terminalreporter.write_line(f"harness scoreboard: {markdown} and {data}")
+        markdown, data, html = report_paths(self.path)
+        terminalreporter.write_line(f"harness scoreboard: {markdown}, {data} and {html}")
 
 
 def render(results: list[dict], totals: dict[str, int]) -> str:
@@ -123,8 +137,16 @@ def _first_line(report: pytest.TestReport) -> str:
     return errors[0] if errors else (text.strip().splitlines() or [""])[-1]
 
 
+def _details(report: pytest.TestReport) -> str:
+    """The failure as pytest prints it (for a cell: comparisons and first divergence)."""
+    text = getattr(report, "longreprtext", "") or ""
+    return text if len(text) <= DETAILS_LIMIT else text[:DETAILS_LIMIT] + "\n[... cut]"
+
+
+DETAILS_LIMIT = 20_000
+"""Characters of a failure's report kept in board.json: a traceback can be long."""
+
+
 def _write(path: Path, text: str) -> None:
     """Whole or not at all: a temporary file beside the target, then a rename."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    atomic.write_text(path, text)

@@ -8,11 +8,12 @@ A name that matches nothing is a usage error naming it and what is registered.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pytest
 
-from harness import plugins
+from harness import plugins, suggest
 from harness.protocol import DTYPES
 
 ENVIRONMENT = "HARNESS_BACKENDS"
@@ -35,10 +36,15 @@ def backends(config: pytest.Config) -> list[str]:
     if not asked:
         return list(registered)
     if unknown := [name for name in asked if name not in registered]:
+        near = suggest.closest(unknown[0], registered)
+        hint = f"; did you mean {near!r}?" if near else ""
         raise pytest.UsageError(
-            f"--harness-backend/{ENVIRONMENT}: no backend named {unknown[0]!r} "
+            f"--harness-backend/{ENVIRONMENT}: no backend named {unknown[0]!r}{hint} "
             f"(registered: {', '.join(registered)})"
         )
+    entries = plugins.registrations()
+    if twice := [name for name in asked if len(entries.get(name, ())) > 1]:
+        raise pytest.UsageError(plugins.duplicate_message(twice[0], entries[twice[0]]))
     return list(dict.fromkeys(asked))
 
 
@@ -67,30 +73,61 @@ def protocol_id(backend: str, dtype: str, many: bool) -> str:
     return f"{backend}-{dtype}" if many else dtype
 
 
-def libraries(names: Sequence[str], asked: Sequence[str]) -> dict[str, list[object]]:
+BUILTIN_DISTRIBUTION = "xp-harness"
+"""The distribution whose backends the `xp` fixture runs when no library is named."""
+
+
+def libraries(points: Mapping[str, Any], asked: Sequence[str]) -> dict[str, list[object]]:
     """Backends grouped by library, each group in the order to try them for the `xp` fixture.
 
-    `asked` holds backend or library names ([] for all). Loading a plugin imports its module,
-    never its array library: built-in modules import the library inside their methods.
+    `points` are the registered entry points by name; `asked` holds backend or library names.
+    With none asked, only the libraries of this package's own backends run: a plugin that
+    someone installed for another purpose does not change what a project's tests run on (and
+    cannot break them). A plugin's library runs when it is named. Loading a plugin imports its
+    module, never its array library: built-in modules import the library inside their methods.
     """
     wanted = {normalise_library(a) for a in asked}
-    groups: dict[str, list[object]] = {}
-    for name in names:
-        backend = plugins.load(name)
+    chosen = {name: point for name, point in points.items() if wanted or _builtin(point)}
+    everything: dict[str, list[tuple[str, object]]] = {}
+    for name in chosen:
+        backend = plugins.load(name, dict(points))
         library = normalise_library(getattr(backend, "library", "?"))
         if library == "?":  # a plugin that failed to load: shown, and skipped with its reason
             library = normalise_library(name)
-        if wanted and not wanted & {normalise_library(name), library}:
-            continue
-        groups.setdefault(library, []).append(backend)
-    if unmatched := wanted - set(groups) - {normalise_library(n) for n in names}:
-        raise pytest.UsageError(
-            f"--harness-backend/{ENVIRONMENT}: no backend or library named "
-            f"{sorted(unmatched)[0]!r} (libraries: {', '.join(sorted(groups)) or 'none'})"
-        )
+        everything.setdefault(library, []).append((name, backend))
+    known = set(everything) | {normalise_library(n) for n in points}
+    if unmatched := sorted(wanted - known):
+        raise pytest.UsageError(_no_such_library(unmatched[0], everything, points))
+    groups = {
+        library: [b for name, b in group if _chosen(wanted, name, library)]
+        for library, group in everything.items()
+    }
+    groups = {library: group for library, group in groups.items() if group}
     for library, group in groups.items():
         group.sort(key=lambda b: _preference(b, library))
     return dict(sorted(groups.items()))
+
+
+def _chosen(wanted: set[str], name: str, library: str) -> bool:
+    """Nothing asked: every loaded (built-in) backend; else those named, or of a named library."""
+    return not wanted or bool(wanted & {normalise_library(name), library})
+
+
+def _builtin(point: Any) -> bool:
+    dist = getattr(point, "dist", None)
+    return dist is not None and normalise_library(dist.name) == BUILTIN_DISTRIBUTION
+
+
+def _no_such_library(name: str, everything: Mapping[str, Any], points: Mapping[str, Any]) -> str:
+    """The one-line error for a name that is neither a library nor a backend, with the
+    closest of either and both lists."""
+    libraries, backends = sorted(everything), sorted(points)
+    near = suggest.closest(name, [*libraries, *backends])
+    hint = f"; did you mean {near!r}?" if near else ""
+    return (
+        f"--harness-backend/{ENVIRONMENT}: no backend or library named {name!r}{hint} "
+        f"(libraries: {', '.join(libraries) or 'none'}; backends: {', '.join(backends)})"
+    )
 
 
 def _preference(backend, library: str) -> tuple[bool, bool, str]:

@@ -32,7 +32,7 @@ class HarnessSession:
     _runner: Any = field(default=None, repr=False)
     _cases: Any = field(default=None, repr=False)
     _pairings: dict[str, Any] = field(default_factory=dict, repr=False)
-    _slow: dict[str, bool] | None = field(default=None, repr=False)
+    _slow: set[str] | None = field(default=None, repr=False)
     gradients: dict = field(default_factory=dict, repr=False)
     """The gradient check's cache: central differences and each backend's gradients."""
 
@@ -43,7 +43,9 @@ class HarnessSession:
 
             isolate = not self.config.getoption("harness_no_isolate")
             timeout = self.config.getoption("harness_timeout")
-            self._runner = CellRunner(isolate=isolate, jobs=1, **_given(timeout=timeout))
+            self._runner = CellRunner(
+                isolate=isolate, jobs=1, timeout=timeout, timeout_option="--harness-timeout"
+            )
         return self._runner
 
     def close(self) -> None:
@@ -67,15 +69,9 @@ class HarnessSession:
 
     def pairing(self, backend: str):
         """The backend and its counterpart of the other strategy on its library (or None),
-        as `harness run` pairs them: the counterparts are found by the runner's scout worker."""
+        paired as `harness run` pairs them (CellRunner.pairings)."""
         if backend not in self._pairings:
-            from harness import gradcheck, plugins
-
-            runner = self.runner()
-            info = runner.describe(backend)
-            others = [name for name in plugins.discover() if name != backend]
-            registered = [info, *runner.survey(others, {info.library})] if info.available else []
-            found = gradcheck.pairings([info], registered) if registered else []
+            found = self.runner().pairings([backend])
             self._pairings[backend] = found[0] if found else None
         return self._pairings[backend]
 
@@ -88,17 +84,10 @@ class HarnessSession:
 
     def is_slow(self, backend: str) -> bool:
         """Asked of the runner's scout worker (once, for every selected backend), so that
-        collection starts no backend's worker; if a plugin kills the scout, of each backend's."""
+        collection starts no backend's worker."""
         if self._slow is None:
-            from harness import workers
-
-            try:
-                self._slow = self.runner().call(workers.SCOUT, workers.slow_flags, self.backends())
-            except Exception:  # a plugin that crashes on import: ask each backend's worker
-                self._slow = {}
-        if backend not in self._slow:
-            self._slow[backend] = bool(self.runner().describe(backend).slow)
-        return self._slow[backend]
+            self._slow = set(self.runner().slow_backends(self.backends()))
+        return backend in self._slow
 
     def cell_specs(self, gradients: bool) -> list[pytest.ParameterSet]:
         """Every case x backend x dtype (x gradient-bearing run), as ids pytest prints."""
@@ -148,10 +137,6 @@ def close(config: pytest.Config) -> None:
     """End the runner's workers, if this session started any."""
     if _KEY in config.stash:
         config.stash[_KEY].close()
-
-
-def _given(**options: Any) -> dict[str, Any]:
-    return {key: value for key, value in options.items() if value is not None}
 
 
 def _bad_id(error: Exception) -> str:

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from harness import gradcheck
+from harness.channel import BackendError
 from harness.conformance.scoreboard import record
 from harness.conformance.session import CellSpec, state
+from harness.conformance.trace import trace_problems
+from harness.processes import BackendFault
 
 
 def assert_cell(request: pytest.FixtureRequest, spec: CellSpec) -> None:
@@ -66,19 +69,52 @@ def assert_gradient(request: pytest.FixtureRequest, spec: CellSpec) -> None:
         pytest.fail("\n".join([f"{header}: {result.verdict}", *pairs]), pytrace=False)
 
 
-def assert_protocol(request: pytest.FixtureRequest, spec: CellSpec, check) -> None:
-    """One protocol check, in the backend's worker; its problems, one a line, fail the test."""
-    runner = state(request.config).runner()
-    info = runner.describe(spec.backend)
-    name = check.__name__.removesuffix("_problems")
-    record(request.node, "protocol", name, spec.backend, spec.dtype)
+def assert_protocol(request: pytest.FixtureRequest, spec: CellSpec, check: str) -> None:
+    """One protocol promise: observed in the backend's worker, judged here; its problems, one
+    a line, fail the test."""
+    from harness.conformance import checks
+
+    info = _protocol_info(request, spec, check)
+    try:
+        seen = state(request.config).runner().channel(spec.backend).probe(check, spec.dtype)
+        problems = checks.JUDGES[check](seen, spec.dtype)
+    except (BackendError, BackendFault) as exc:
+        problems = [f"{type(exc).__name__}: {exc}"]
+    except Exception as exc:  # what the worker sent is not what the probe reports
+        problems = [f"the worker's observation is malformed: {type(exc).__name__}: {exc}"]
+    if problems:
+        pytest.fail(f"{info.name} {spec.dtype}: " + "\n".join(problems), pytrace=False)
+
+
+def assert_trace(request: pytest.FixtureRequest, spec: CellSpec) -> None:
+    """With trace=True the step runs, its trace has every tensor the network names, with its
+    shape, and each agrees with the float64 reference: the first-divergence report of a
+    failing cell depends on it."""
+    info = _protocol_info(request, spec, "trace")
+    session = state(request.config)
+    channel = session.runner().channel(spec.backend)
+    try:
+        problems = [
+            p for case in session.cases()[0] for p in trace_problems(case, channel, spec.dtype)
+        ]
+    except (BackendError, BackendFault) as exc:
+        problems = [f"the traced step failed: {exc}"]
+    if problems:
+        pytest.fail(f"{info.name} {spec.dtype}: " + "\n".join(problems), pytrace=False)
+
+
+def _protocol_info(request: pytest.FixtureRequest, spec: CellSpec, check: str):
+    """Record the check on the scoreboard; skip it where the backend cannot run the dtype."""
+    info = state(request.config).runner().describe(spec.backend)
+    record(request.node, "protocol", check, spec.backend, spec.dtype)
+    if info.fault or info.error:
+        pytest.fail(f"{spec.backend}: {info.fault or 'error'}: {info.error or info.reason}",
+                    pytrace=False)  # fmt: skip
     if not info.available:
         pytest.skip(f"{spec.backend} unavailable: {info.reason}")
     if spec.dtype not in info.dtypes:
         pytest.skip(f"{spec.backend} does not support {spec.dtype}")
-    problems = runner.call(spec.backend, check, spec.dtype)
-    if problems:
-        pytest.fail(f"{spec.backend} {spec.dtype}: " + "\n".join(problems), pytrace=False)
+    return info
 
 
 def _worst(errors: list[float]) -> float | None:

@@ -1,12 +1,15 @@
-"""The xfails file: known failures of a backend, one test id and its reason per line.
+"""The xfails and skips files: known failures of a backend, one test id and its reason a line.
 
     # comments and blank lines are ignored
     test_case[task3-train-float32]      float32 drift over 100 steps (our issue 12)
     test_protocol_numerics[float64]     x64 is process-wide in this library
 
 A test id is a test's name with its parameters (as `pytest -v` prints it), or the end of its
-node id (`test_cases.py::test_case[...]`). Each listed test is marked `xfail(strict=True)`:
-a listed test that passes fails the run, so the file never goes stale unnoticed.
+node id (`test_cases.py::test_case[...]`). In the xfails file (`--harness-xfails`) each listed
+test is marked `xfail(strict=True)`: a listed test that passes fails the run, so the file never
+goes stale unnoticed. In the skips file (`--harness-skips`, same format) each listed test is
+skipped, not run: for a failure too costly to run every time (a cell that times out). A line
+of either that matches no collected test is named at the end of the run.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ class Xfail:
         return self.test_id in (item.name, item.nodeid) or item.nodeid.endswith("::" + self.test_id)
 
 
-def load(path: Path) -> list[Xfail]:
+def load(path: Path, option: str = "--harness-xfails") -> list[Xfail]:
     """Parse the file; a line without a reason is a usage error naming the file and line."""
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise pytest.UsageError(f"--harness-xfails {path}: cannot read: {exc.strerror}") from None
+        raise pytest.UsageError(f"{option} {path}: cannot read: {exc.strerror}") from None
     entries = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -49,13 +52,14 @@ def load(path: Path) -> list[Xfail]:
     return entries
 
 
-def apply(entries: list[Xfail], items: list[pytest.Item]) -> None:
-    """Mark every collected test that an entry names."""
+def apply(entries: list[Xfail], items: list[pytest.Item], skip: bool = False) -> None:
+    """Mark every collected test that an entry names: strict xfail, or skip."""
     for item in items:
         for entry in entries:
             if entry.matches(item):
                 entry.matched += 1
-                item.add_marker(pytest.mark.xfail(reason=entry.reason, strict=True))
+                mark = pytest.mark.skip if skip else pytest.mark.xfail
+                item.add_marker(mark(reason=entry.reason, **({} if skip else {"strict": True})))
                 break
 
 
