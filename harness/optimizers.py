@@ -65,7 +65,7 @@ def update(optimizer: Optimizer, params, grads, state: State | None = None):
     """The optimizer's rule on the arrays' own Array-API namespace: the default update."""
     from array_api_compat import array_namespace
 
-    xp = array_namespace(*grads.values()) if grads else None
+    xp = array_namespace(*grads.values())  # every network has a parameter
     return optimizer.rule(xp, params, grads, {} if state is None else state)
 
 

@@ -26,8 +26,9 @@ from harness import cases, composites, gradcheck, optimizers, plugins
 from harness.compare import compare
 from harness.driver import execute
 from harness.manual import REFERENCE
+from harness.network import build
 from harness.tasks import data_dtype
-from harness.tolerance import DEFAULT, printed_slack
+from harness.tolerance import DEFAULT, Tolerance, printed_slack
 
 CASES = sorted(path.stem for path in cases.builtin_dir().glob("*.toml"))
 
@@ -131,31 +132,91 @@ def test_reference_trace_names_every_tensor_the_step_computes(case_name):
         assert result.trace[f"{label} grad"].shape == result.trace[label].shape, label
 
 
-@pytest.mark.parametrize("case_name", CASES)
-def test_autograd_trace_matches_the_hand_written_one(case_name):
-    """Autograd reads d loss / d activation off zero taps added in Network.forward: a mutant
-    there (a tap subtracted, dropped) is caught only by an autograd backend (torch, float64)."""
-    torch_backend = plugins.load("torch") if "torch" in plugins.discover() else None
-    if torch_backend is None or not plugins.availability(torch_backend).available:
-        pytest.skip("torch unavailable")
-    case = cases.load(cases.builtin_dir() / f"{case_name}.toml")
-    run = case.runs[0]
-    if run.task.kind == "forward":
-        pytest.skip("a forward task has no gradients")
-    batch = gradcheck.first_batch(case, run)
-    expected = REFERENCE.make_step(case.network, "float64", trace=True)(case.params, batch).trace
-    with torch_backend.numerics("float64"):
-        step = torch_backend.make_step(case.network, "float64", trace=True)
-        convert = torch_backend.from_numpy
+def _torch_trace_agrees(network, params, batch, backend_name: str) -> None:
+    """The traced step of a torch backend, float64, names and holds what the reference's
+    trace does."""
+    backend = plugins.load(backend_name) if backend_name in plugins.discover() else None
+    if backend is None or not plugins.availability(backend).available:
+        pytest.skip(f"{backend_name} unavailable")
+    expected = REFERENCE.make_step(network, "float64", trace=True)(params, batch).trace
+    with backend.numerics("float64"):
+        step = backend.make_step(network, "float64", trace=True)
+        convert = backend.from_numpy
         got = step(
-            {k: convert(v, "float64") for k, v in case.params.items()},
+            {k: convert(v, "float64") for k, v in params.items()},
             {k: convert(v, data_dtype(v, "float64")) for k, v in batch.items()},
         ).trace
     assert list(got) == list(expected)
     for name, value in expected.items():
-        actual = torch_backend.to_numpy(got[name])
+        actual = backend.to_numpy(got[name])
         comparison = compare(name, "reference", actual, value, DEFAULT["float64"])
         assert comparison.ok, comparison.describe()
+
+
+def _first_gradient_batch(case_name: str):
+    case = cases.load(cases.builtin_dir() / f"{case_name}.toml")
+    run = case.runs[0]
+    if run.task.kind == "forward":
+        pytest.skip("a forward task has no gradients")
+    return case, gradcheck.first_batch(case, run)
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_autograd_trace_matches_the_hand_written_one(case_name):
+    """Autograd reads d loss / d activation off zero taps added in Network.forward: a mutant
+    there (a tap subtracted, dropped) is caught only by an autograd backend (torch, float64)."""
+    case, batch = _first_gradient_batch(case_name)
+    _torch_trace_agrees(case.network, case.params, batch, "torch")
+
+
+@pytest.mark.parametrize("case_name", CASES)
+def test_hand_written_backward_on_torch_matches_the_reference(case_name):
+    """The hand-written backward on a library stricter than NumPy: torch refuses what NumPy
+    lets pass (`reshape(x, (-2, n))`, which the standard does not allow either)."""
+    case, batch = _first_gradient_batch(case_name)
+    _torch_trace_agrees(case.network, case.params, batch, "torch-manual")
+
+
+def _fd_tolerance(loss) -> Tolerance:
+    """The gradient check's central-difference tolerance, its atol scaled by the loss."""
+    fd = gradcheck.FD_TOLERANCE
+    return Tolerance(fd.rtol, fd.atol * max(1.0, abs(float(loss))))
+
+
+OPENING_RESIDUAL = [
+    {"type": "residual", "layers": [{"type": "linear", "in": 3, "out": 3}, {"type": "tanh"}]},
+    {"type": "linear", "in": 3, "out": 2},
+]
+"""A residual that reads the batch's x: its first layer returns no input gradient, and no
+branch gradient is traced (there is none to trace)."""
+
+
+def test_a_residual_opening_the_network_steps_and_traces_like_autograd():
+    network = build(OPENING_RESIDUAL, {"type": "squared_error", "reduction": "sum"})
+    rng = np.random.default_rng(16)
+    params = {name: rng.uniform(-1, 1, shape) for name, shape in network.param_shapes.items()}
+    batch = {"x": rng.uniform(-2, 2, (2, 3)), "y": rng.uniform(-1, 1, (2, 2))}
+    result = REFERENCE.make_step(network, "float64", trace=True)(params, batch)
+    assert not any("branch" in name for name in result.trace)
+    fd = gradcheck.central_difference(network, params, batch)
+    tol = _fd_tolerance(result.loss)
+    for name, grad in result.grads.items():
+        assert compare(name, "fd", grad, fd[name], tol).ok, name
+    _torch_trace_agrees(network, params, batch, "torch")
+
+
+def test_an_embedding_one_wide_has_its_gradient():
+    """dim 1: the table has one column, so the embedding's iota (one per row) must not
+    depend on which column it is built from."""
+    layers = [{"type": "embedding", "vocab": 3, "dim": 1}, {"type": "linear", "in": 1, "out": 2}]
+    network = build(layers, {"type": "squared_error", "reduction": "mean"})
+    params = {"emb1": np.array([[0.5], [-1.0], [2.0]]), "w1": np.array([[1.0, -0.5]])}
+    batch = {"x": np.array([[0, 2, 2]]), "y": np.zeros((1, 3, 2))}
+    exact = REFERENCE.make_step(network, "float64")(params, batch)
+    fd = gradcheck.central_difference(network, params, batch)
+    tol = _fd_tolerance(exact.loss)
+    for name, grad in exact.grads.items():
+        assert compare(name, "fd", grad, fd[name], tol).ok, name
 
 
 def test_a_delegated_kernel_is_the_one_that_runs_and_gets_the_namespace():
@@ -206,4 +267,7 @@ def test_a_backends_own_optimizer_update_is_the_one_that_runs():
     assert seen == [(adam, params, grads, {"step": 3}), (adam, params, grads, {})]
     plain, state = optimizers.step(object(), adam, params, grads)
     np.testing.assert_allclose(plain["w"], 1 - 0.1 * 0.5 / (0.5 + 1e-8), rtol=1e-15)
+    assert state["step"] == 1
+    again, state = optimizers.update(adam, params, grads)  # no state: the first step
+    np.testing.assert_array_equal(again["w"], plain["w"])
     assert state["step"] == 1
