@@ -132,8 +132,8 @@ def test_reference_trace_names_every_tensor_the_step_computes(case_name):
         assert result.trace[f"{label} grad"].shape == result.trace[label].shape, label
 
 
-def _torch_trace_agrees(network, params, batch, backend_name: str) -> None:
-    """The traced step of a torch backend, float64, names and holds what the reference's
+def _trace_agrees(network, params, batch, backend_name: str) -> None:
+    """The traced step of another backend, float64, names and holds what the reference's
     trace does."""
     backend = plugins.load(backend_name) if backend_name in plugins.discover() else None
     if backend is None or not plugins.availability(backend).available:
@@ -166,15 +166,17 @@ def test_autograd_trace_matches_the_hand_written_one(case_name):
     """Autograd reads d loss / d activation off zero taps added in Network.forward: a mutant
     there (a tap subtracted, dropped) is caught only by an autograd backend (torch, float64)."""
     case, batch = _first_gradient_batch(case_name)
-    _torch_trace_agrees(case.network, case.params, batch, "torch")
+    _trace_agrees(case.network, case.params, batch, "torch")
 
 
+@pytest.mark.parametrize("backend_name", ["torch-manual", "array-api-strict"])
 @pytest.mark.parametrize("case_name", CASES)
-def test_hand_written_backward_on_torch_matches_the_reference(case_name):
-    """The hand-written backward on a library stricter than NumPy: torch refuses what NumPy
-    lets pass (`reshape(x, (-2, n))`, which the standard does not allow either)."""
+def test_hand_written_backward_on_stricter_libraries_matches_the_reference(case_name, backend_name):
+    """The hand-written backward where NumPy's leniency is refused: torch refuses
+    `reshape(x, (-2, n))`, the strict namespace compares no integer with a float (token ids
+    against a float iota); the standard allows neither."""
     case, batch = _first_gradient_batch(case_name)
-    _torch_trace_agrees(case.network, case.params, batch, "torch-manual")
+    _trace_agrees(case.network, case.params, batch, backend_name)
 
 
 def _fd_tolerance(loss) -> Tolerance:
@@ -202,7 +204,7 @@ def test_a_residual_opening_the_network_steps_and_traces_like_autograd():
     tol = _fd_tolerance(result.loss)
     for name, grad in result.grads.items():
         assert compare(name, "fd", grad, fd[name], tol).ok, name
-    _torch_trace_agrees(network, params, batch, "torch")
+    _trace_agrees(network, params, batch, "torch")
 
 
 def test_an_embedding_one_wide_has_its_gradient():
