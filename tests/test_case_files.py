@@ -245,7 +245,7 @@ def test_invalid_toml_names_the_file_and_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(b'description = "\xff\xfe"\n', "not valid TOML"), (None, "cannot read")],
+    [(b'description = "\xff\xfe"\n', "not valid TOML"), (None, "not a regular file")],
     ids=["not-utf8", "unreadable"],
 )
 def test_unreadable_file_is_a_case_error(tmp_path, content, problem):

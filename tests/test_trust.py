@@ -312,18 +312,15 @@ def test_the_work_budget_is_checked_before_any_array_is_drawn(tmp_path):
     text = (cases.builtin_dir() / "mlp-regression.toml").read_text()
     assert "shape = [100, 2]" in text
     (tmp_path / "huge.toml").write_text(text.replace("shape = [100, 2]", "shape = [200000000, 2]"))
-    command = [sys.executable, "-m", "harness.cli", "cases", f"--cases={tmp_path}"]
+    limited = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30)); "
+        f"from harness.cli import main; sys.exit(main(['cases', '--cases={tmp_path}']))"
+    )
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, preexec_fn=_limit_memory
+        [sys.executable, "-c", limited], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
     assert "is over the budget" in result.stderr and "MemoryError" not in result.stderr
-
-
-def _limit_memory() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 
 
 def test_a_missing_report_directory_is_a_usage_error(tmp_path):
