@@ -96,6 +96,12 @@ def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytest
         "test_trace_names_every_tensor_and_agrees[lists-out-float64]",
         "test_trace_names_every_tensor_and_agrees[ignores-trace-float32]",
         "test_trace_names_every_tensor_and_agrees[ignores-trace-float64]",
+        # token ids made float32 index nothing (the embedding cases), in either dtype
+        "test_trace_names_every_tensor_and_agrees[always-float32-float32]",
+        # seterr(all="raise") left on makes exp's underflow an error (log-softmax-nll's
+        # exp(-1050), which a log-softmax is there to survive)
+        "test_trace_names_every_tensor_and_agrees[leaky-numerics-float32]",
+        "test_trace_names_every_tensor_and_agrees[leaky-numerics-float64]",
     }, text
     assert "from_numpy shares memory with its NumPy input: it must copy" in text
     assert "from_numpy(..., 'float64') gave an array of dtype float32" in text

@@ -191,6 +191,6 @@ def test_token_ids_out_of_the_vocabulary_are_named(tmp_path):
 
 
 def test_one_hot_labels_must_be_classes(tmp_path):
-    path = write_case(tmp_path, "labels = [1, 3, 2, 0]", "labels = [1, 4, 2, 0]", "log-softmax-nll")
+    path = write_case(tmp_path, "labels = [1, 3, 0, 2]", "labels = [1, 4, 0, 2]", "log-softmax-nll")
     with pytest.raises(CaseError, match=r"arrays\.y\.of: labels must be whole numbers in \[0, 4\)"):
         cases.load(path)
