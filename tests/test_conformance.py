@@ -89,6 +89,11 @@ def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytest
         "test_to_numpy_returns_a_host_numpy_array[lists-out-float64]",
         "test_numerics_scopes_what_it_sets[leaky-numerics-float32]",
         "test_numerics_scopes_what_it_sets[leaky-numerics-float64]",
+        # token ids made float32 lose 2**31 - 1; a list is no array
+        "test_from_numpy_keeps_token_ids_exact[always-float32-float32]",
+        "test_from_numpy_keeps_token_ids_exact[always-float32-float64]",
+        "test_from_numpy_keeps_token_ids_exact[lists-out-float32]",
+        "test_from_numpy_keeps_token_ids_exact[lists-out-float64]",
         # the trace check: float32 arithmetic shows at float64, a list is no array, and a
         # backend that ignores trace=True names nothing
         "test_trace_names_every_tensor_and_agrees[always-float32-float64]",
@@ -107,6 +112,7 @@ def test_protocol_checks_name_what_each_backend_breaks(install, tmp_path, pytest
     assert "from_numpy(..., 'float64') gave an array of dtype float32" in text
     assert "to_numpy returned list, not numpy.ndarray" in text
     assert "numpy.geterr changed after `with numerics(...)`" in text
+    assert "from_numpy(ids, 'int64') gave dtype float32, expected an integer dtype" in text
     assert "the trace lacks" in text and "trace=True must name each (Network.trace)" in text
 
 
@@ -264,9 +270,9 @@ def test_under_xdist_the_controller_writes_every_workers_results(tmp_path, pytes
         f"--harness-report={tmp_path / 'board'}",
         module="harness.conformance.test_backend_protocol",
     )
-    result.assert_outcomes(passed=16)  # 4 promises x 2 backends x 2 dtypes
+    result.assert_outcomes(passed=20)  # 5 promises x 2 backends x 2 dtypes
     doc = json.loads((tmp_path / "board.json").read_text())
-    assert doc["totals"] == {"pass": 16}
+    assert doc["totals"] == {"pass": 20}
     assert {(r["backend"], r["dtype"]) for r in doc["results"]} == {
         (b, d) for b in ("numpy", "array-api-strict") for d in ("float32", "float64")
     }

@@ -37,6 +37,19 @@ def observe_from_numpy(backend, dtype: str) -> dict:
     return {"back": back if isinstance(back, np.ndarray) else None, "own": own}
 
 
+IDS = np.array([[0, 3, 2], [2**31 - 1, 1, 0]])
+"""Token ids as the harness hands them over: int64, one past what float32 holds exactly."""
+
+
+def observe_token_ids(backend, dtype: str) -> dict:
+    """`from_numpy(ids, INDEX_DTYPE)` inside the cell's numerics, read back."""
+    from harness.protocol import INDEX_DTYPE
+
+    with numerics(backend, dtype):
+        back = backend.to_numpy(backend.from_numpy(IDS.copy(), INDEX_DTYPE))
+    return {"back": back if isinstance(back, np.ndarray) else None}
+
+
 def observe_to_numpy(backend, dtype: str) -> dict:
     """What to_numpy returns for a 2-d array and a 0-d one: its type, shape and dtype."""
     seen = []
@@ -133,6 +146,7 @@ def _own_dtype(array) -> str | None:
 
 
 PROBES = {
+    "token_ids": observe_token_ids,
     "from_numpy": observe_from_numpy,
     "to_numpy": observe_to_numpy,
     "numerics": observe_numerics,
@@ -190,7 +204,20 @@ def _changes(before: dict, after: dict, when: str) -> list[str]:
     ]
 
 
+def token_ids_problems(seen: dict, dtype: str) -> list[str]:
+    """Integer data comes through as integers with every value exact (an embedding's ids)."""
+    back = seen.get("back")
+    if not isinstance(back, np.ndarray):
+        return ["from_numpy(ids, 'int64'): to_numpy gave no array back"]
+    if back.dtype.kind not in "iu":
+        return [f"from_numpy(ids, 'int64') gave dtype {back.dtype}, expected an integer dtype"]
+    if back.shape != IDS.shape or not np.array_equal(back, IDS):
+        return [f"from_numpy(ids, 'int64') changed the ids: got {back.tolist()}"]
+    return []
+
+
 JUDGES = {
+    "token_ids": token_ids_problems,
     "from_numpy": from_numpy_problems,
     "to_numpy": to_numpy_problems,
     "numerics": numerics_problems,

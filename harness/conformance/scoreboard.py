@@ -23,7 +23,7 @@ KEY = "harness"
 KINDS = {
     "case": "Cases: goldens and the float64 reference (worst abs error against the reference)",
     "gradient": "Gradients: manual, autograd and central differences (worst abs difference)",
-    "protocol": "Protocol: from_numpy, to_numpy, numerics, trace",
+    "protocol": "Protocol: from_numpy, token ids, to_numpy, numerics, trace",
 }
 
 

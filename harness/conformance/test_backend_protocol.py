@@ -16,6 +16,10 @@ def test_from_numpy_copies_and_gives_the_dtype_asked_for(request, harness_protoc
     assert_protocol(request, harness_protocol, "from_numpy")
 
 
+def test_from_numpy_keeps_token_ids_exact(request, harness_protocol):
+    assert_protocol(request, harness_protocol, "token_ids")
+
+
 def test_to_numpy_returns_a_host_numpy_array(request, harness_protocol):
     assert_protocol(request, harness_protocol, "to_numpy")
 
