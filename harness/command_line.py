@@ -46,15 +46,15 @@ def selection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def runner_options(parser: argparse.ArgumentParser) -> None:
-    from harness.runner import DEFAULT_TIMEOUT
+    from harness.runner import DEFAULT_TIMEOUT, SLOW_TIMEOUT
 
     parser.add_argument(
         "--timeout",
         type=float,
-        default=DEFAULT_TIMEOUT,
+        default=None,
         metavar="SECONDS",
         help=f"time limit of one cell, make_step and compilation included (default: "
-        f"{DEFAULT_TIMEOUT:g})",
+        f"{DEFAULT_TIMEOUT:g}; {SLOW_TIMEOUT:g} for a backend declared slow, e.g. torch-compile)",
     )
     parser.add_argument(
         "--isolate",

@@ -242,3 +242,20 @@ def test_a_slow_backend_gets_the_longer_default_limit_and_an_explicit_one_wins()
         assert runner.limit("numpy") == DEFAULT_TIMEOUT
     with CellRunner(timeout=7.0) as runner:
         assert runner.limit("torch-compile") == 7.0
+
+
+@pytest.mark.parametrize("command", ["run", "show task1-forward", "backends"])
+def test_the_command_line_leaves_the_limit_to_the_runner_unless_told(command):
+    """`harness run` without --timeout gives torch-compile its longer limit (a default of 120 s
+    on the command line timed out its cold cells at load 9)."""
+    from harness.cli import _parser
+    from harness.command_line import make_runner
+    from harness.runner import SLOW_TIMEOUT
+
+    args = _parser().parse_args(command.split())
+    with make_runner(args) as runner:
+        assert runner.describe("torch-compile").slow
+        assert runner.limit("torch-compile") == SLOW_TIMEOUT
+    told = _parser().parse_args([*command.split(), "--timeout", "9"])
+    with make_runner(told) as runner:
+        assert runner.limit("torch-compile") == 9.0
