@@ -230,3 +230,30 @@ def test_composites_kept_as_calls_run_the_namespaces_kernels(registry):
     np.testing.assert_array_equal(loss, case.network.manual_step(xp, params, batch).loss)
     with pytest.raises(ValueError, match="numpy has no spelling of kernel"):
         emit(program, "numpy")
+
+
+def test_a_library_spelling_compiles_with_the_namespaces_kernels(registry):
+    """torch's own spelling (no array-api-compat wrapper per call), each composite still
+    the namespace's kernel: what a fast step on torch would run."""
+    torch = pytest.importorskip("torch")
+    from array_api_compat import array_namespace
+
+    case = registry["batch-all-layers-ce-mean"]
+    params, batch = _inputs(case, case.runs[0], "float64")
+    tensors = {k: torch.tensor(v) for k, v in params.items()}
+    data = {k: torch.tensor(v) for k, v in batch.items()}
+    xp, calls = array_namespace(tensors["w1"]), []
+
+    def relu(xp, x):
+        calls.append("relu")
+        return torch.relu(x)
+
+    delegated = composites.delegating(xp, {"relu": relu}, delegate=True)
+    program = trace_manual(case.network, batch["x"].shape, "float64", kernels="call")
+    step = compile_program(program, delegated, target="torch", scope={"torch": torch})
+    loss, grads, _ = step(tensors, data)
+    assert calls == ["relu"]
+    expected = case.network.manual_step(delegated, tensors, data)
+    assert torch.equal(loss, expected.loss)
+    for name, grad in grads.items():
+        assert torch.equal(grad, expected.grads[name]), name

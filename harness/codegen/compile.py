@@ -17,11 +17,22 @@ from harness.codegen.emit import emit
 from harness.codegen.program import Program
 
 
-def compile_program(program: Program, xp: Any, name: str | None = None) -> Callable:
+def compile_program(
+    program: Program,
+    xp: Any,
+    name: str | None = None,
+    *,
+    target: str = "xp",
+    scope: dict[str, Any] | None = None,
+) -> Callable:
     """`f(params, batch)` -> `(loss, grads, output)` (manual) or `(loss, output)`
-    (objective), computed by straight-line code on `xp`'s arrays."""
-    source = emit(program, "xp", name)
-    scope = namespace_globals(xp)
+    (objective), computed by straight-line code on `xp`'s arrays.
+
+    `target` another library's spelling (`"torch"`: `torch.sum(v, dim=0)`, no wrapper in
+    between), its module given in `scope` under the target's alias (`{"torch": torch}`);
+    kernels that target cannot spell still call `composites.kernel(xp, name)`."""
+    source = emit(program, target, name, bound=True)
+    scope = {**namespace_globals(xp), **(scope or {})}
     code = compile(source, f"<harness.codegen {program.kind} {program.x_shape}>", "exec")
     exec(code, scope)  # the source is ours, emitted from the trace
     return scope[name or ("step" if program.kind == "manual" else "objective")]

@@ -16,15 +16,20 @@ from harness.codegen.program import Const, DTypeOf, NsDType, Op, Program, Slice,
 from harness.codegen.targets import Target, target
 
 
-def emit(program: Program, to: str | Target, name: str | None = None) -> str:
+def emit(
+    program: Program, to: str | Target, name: str | None = None, *, bound: bool = False
+) -> str:
     """The source of the step function (default name: "step" for a manual program,
-    "objective" for an objective)."""
+    "objective" for an objective). With `bound`, a kernel the target has no spelling for
+    calls `_kernel_<name>`, a function the caller binds (`compile_program` does); without,
+    such a kernel is a ValueError. The "xp" target always binds its kernels."""
     spec = target(to)
+    bound = bound or spec.name == "xp"
     name = name or ("step" if program.kind == "manual" else "objective")
     lines = [f"def {name}(params, batch):"]
     lines += [f"    {i.var.name} = {i.group}[{i.key!r}]" for i in program.inputs]
     for op in program.live():
-        lines.append(f"    {_statement(op, spec)}")
+        lines.append(f"    {_statement(op, spec, bound)}")
     lines.append(f"    return {_returned(program)}")
     return "\n".join(lines) + "\n"
 
@@ -37,7 +42,7 @@ def _returned(program: Program) -> str:
     return f"{loss}, {{{grads}}}, {output}"
 
 
-def _statement(op: Op, spec: Target) -> str:
+def _statement(op: Op, spec: Target, bound: bool) -> str:
     if op.kind == "comment":
         return f"# {op.name}"
     out = op.out.name
@@ -46,11 +51,11 @@ def _statement(op: Op, spec: Target) -> str:
         if spec.inplace:
             return f"{out} {op.name}= {other}"
         return f"{out} = {target_name} {op.name} {other}"
-    return f"{out} = {expression(op, spec)}"
+    return f"{out} = {expression(op, spec, bound)}"
 
 
-def expression(op: Op, spec: Target) -> str:
-    """The right-hand side of one operation."""
+def expression(op: Op, spec: Target, bound: bool = False) -> str:
+    """The right-hand side of one operation (`bound`: see `emit`)."""
     args = [_source(a, spec) for a in op.args]
     kwargs = {k: _source(v, spec) for k, v in op.kwargs}
     if op.kind == "binary":
@@ -63,7 +68,7 @@ def expression(op: Op, spec: Target) -> str:
         return f"{args[0]}.{op.name}"
     if op.kind == "kernel":
         spell = spec.kernels.get(op.name)
-        if spell is None and spec.name != "xp":
+        if spell is None and not bound:
             raise ValueError(f"target {spec.name} has no spelling of kernel {op.name!r}")
         if spell is None:
             return f"_kernel_{op.name}({', '.join(args)})"
