@@ -137,7 +137,7 @@ def _is_unit(value: Any, unit: int) -> bool:
 class Traced:
     """An array of the traced program: its real value and its variable."""
 
-    __array_priority__ = 1000  # NumPy scalars defer to these operators
+    __array_ufunc__ = None  # NumPy scalars and arrays defer to these operators
 
     def __init__(self, recorder: Recorder, value: Any, var: Var, fresh: bool = True) -> None:
         self.recorder, self.value, self.var = recorder, np.asarray(value), var

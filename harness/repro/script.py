@@ -75,7 +75,7 @@ def build(case, backend: Description, dtype: str, reference, command: str, npz: 
         table.append(f"    {shape!r}: {wrap.format(f=name)},")
     alias = ALIASES[library.target]
     optimizers = sorted({type(r.task.rule) for r in case.runs if r.task.kind == "train"}, key=str)
-    imports = ["import math", "import sys"]
+    imports = ["import math", "import sys"] if optimizers else ["import sys"]
     imports += ["from pathlib import Path"] if not arrays.inline else []
     imports += ["from typing import NamedTuple"] if optimizers else []
     settings = [f"DTYPE = {dtype!r}", f"TITLE = {_title(case, backend, dtype)!r}"]
