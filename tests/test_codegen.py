@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from harness import composites, layers
-from harness.codegen import TraceError, compile_program, emit, trace_manual, trace_objective
+from harness.codegen import (
+    TraceError,
+    compile_program,
+    emit,
+    natives,
+    trace_manual,
+    trace_objective,
+)
 from harness.codegen.program import Const
 from harness.compare import compare
 from harness.tasks import batches
@@ -97,18 +104,21 @@ def _judge(case, dtype, got, reference, what):
         assert result.ok, f"{what}: {result.describe()}"
 
 
+@pytest.mark.parametrize("kernels", ["inline", "native"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_torch_code_agrees_with_the_reference(label, dtype, registry):
+def test_torch_code_agrees_with_the_reference(label, dtype, kernels, registry):
+    """Composites written out, or torch's native kernels (torch.softmax, ...) called."""
     torch = pytest.importorskip("torch")
     case, run = _pick(registry, label)
     params, batch = _inputs(case, run, dtype)
     reference = case.network.manual_step(_xp(), *_inputs(case, run, "float64"))
     tensors = {k: torch.tensor(v) for k, v in params.items()}
     data = {k: torch.tensor(v) for k, v in batch.items()}
-    program = trace_manual(case.network, batch["x"].shape, dtype)
+    kernels = natives("torch") if kernels == "native" else kernels
+    program = trace_manual(case.network, batch["x"].shape, dtype, kernels=kernels)
     got = _run(emit(program, "torch"), "step", {"torch": torch}, tensors, data)
     _judge(case, dtype, [_numpy(got[0]), _numpy(got[1]), _numpy(got[2])], reference, "manual")
-    objective = trace_objective(case.network, batch["x"].shape, dtype)
+    objective = trace_objective(case.network, batch["x"].shape, dtype, kernels=kernels)
     leaves = {k: v.detach().requires_grad_(True) for k, v in tensors.items()}
     loss, output = _run(emit(objective, "torch"), "objective", {"torch": torch}, leaves, data)
     grads = dict(zip(leaves, torch.autograd.grad(loss, tuple(leaves.values())), strict=True))
@@ -129,7 +139,8 @@ def test_jax_code_agrees_with_the_reference(first, dtype, registry):
     params, batch = _inputs(case, run, dtype)
     reference = case.network.manual_step(_xp(), *_inputs(case, run, "float64"))
     program = trace_manual(case.network, batch["x"].shape, dtype)
-    objective = trace_objective(case.network, batch["x"].shape, dtype)
+    # the objective with JAX's native kernels (jax.nn.softmax, ...), the step without
+    objective = trace_objective(case.network, batch["x"].shape, dtype, kernels=natives("jax"))
     scope = {"jax": jax, "jnp": jnp}
     exec(emit(program, "jax") + emit(objective, "jax"), scope)
     with jax.enable_x64(dtype == "float64"):  # scoped, as the JAX backends do

@@ -34,9 +34,10 @@ def run_without_harness(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, cwd=path.parent, timeout=300)
 
 
-def write(tmp_path, capsys, case: str, backend: str, dtype: str) -> Path:
+def write(tmp_path, capsys, case: str, backend: str, dtype: str, composed=False) -> Path:
     out = tmp_path / f"{case}-{backend}-{dtype}.py"
-    code = cli.main(["repro", case, "--backend", backend, "--dtype", dtype, "--out", str(out)])
+    argv = ["repro", case, "--backend", backend, "--dtype", dtype, "--out", str(out)]
+    code = cli.main(argv + (["--kernels", "composed"] if composed else []))
     assert code == 0, capsys.readouterr().err
     assert f"wrote {out}" in capsys.readouterr().out
     return out
@@ -62,6 +63,8 @@ def test_a_script_agrees_without_the_harness(tmp_path, capsys, case, backend, dt
     path = write(tmp_path, capsys, case, backend, dtype)
     text = path.read_text()
     assert not re.search(r"^\s*(import|from) harness", text, re.MULTILINE)
+    if case == "transformer-block-adam" and backend.startswith("torch"):  # native kernels
+        assert "torch.nn.functional.layer_norm(" in text and "torch.softmax(" in text
     done = run_without_harness(path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^agree: all \d+ tensors within tolerance$", done.stdout, re.MULTILINE)
@@ -91,8 +94,9 @@ def test_a_wrong_reference_value_fails_naming_the_worst_tensor(tmp_path, registr
 
 def test_a_broken_step_fails(tmp_path, capsys):
     """The emitted step edited as a backend bug would have it: the bias gradient's sign."""
-    path = write(tmp_path, capsys, "batch-bias-se-mean", "torch-manual", "float32")
+    path = write(tmp_path, capsys, "batch-bias-se-mean", "torch-manual", "float32", composed=True)
     text = path.read_text()
+    assert "torch.sigmoid(" not in text and "torch.exp(" in text  # the sigmoid written out
     broken, edits = re.subn(r"'b1': (v\d+)", r"'b1': -\1", text)
     assert edits == 1
     path.write_text(broken)

@@ -15,14 +15,16 @@ output)`; `TARGETS` (keyed by library) says how each library spells the few call
 from the standard. `compile_program` executes the "xp" spelling with `xp` bound: a manual
 program gives `(loss, grads, output)`, an objective `(loss, output)`. `kernels="call"` keeps
 each composite (softmax, relu, ...) one call, so a namespace from `composites.delegating`
-runs its native kernel there. Importing this package imports NumPy, not any other library.
+runs its native kernel there; `kernels=natives("torch")` keeps those torch spells natively
+(`torch.softmax`) and writes the rest out. Importing this package imports NumPy, not any other
+library.
 """
 
 from harness.codegen.compile import compile_program, namespace_globals
 from harness.codegen.emit import emit
 from harness.codegen.program import Program
 from harness.codegen.steps import placeholders, trace_manual, trace_objective
-from harness.codegen.targets import TARGETS, Target, target
+from harness.codegen.targets import TARGETS, Target, natives, target
 from harness.codegen.trace import TraceError
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "compile_program",
     "emit",
     "namespace_globals",
+    "natives",
     "placeholders",
     "target",
     "trace_manual",

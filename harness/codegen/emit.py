@@ -20,9 +20,10 @@ def emit(
     program: Program, to: str | Target, name: str | None = None, *, bound: bool = False
 ) -> str:
     """The source of the step function (default name: "step" for a manual program,
-    "objective" for an objective). With `bound`, a kernel the target has no spelling for
-    calls `_kernel_<name>`, a function the caller binds (`compile_program` does); without,
-    such a kernel is a ValueError. The "xp" target always binds its kernels."""
+    "objective" for an objective). With `bound`, every kernel op (stop_gradient, and the
+    composites a trace kept as calls) calls `_kernel_<name>`, a function the caller binds
+    (`compile_program` does: the namespace's own); without, the target spells it (its
+    `kernels`: a native kernel), or it is a ValueError. The "xp" target always binds."""
     spec = target(to)
     bound = bound or spec.name == "xp"
     name = name or ("step" if program.kind == "manual" else "objective")
@@ -67,11 +68,11 @@ def expression(op: Op, spec: Target, bound: bool = False) -> str:
     if op.kind == "attr":
         return f"{args[0]}.{op.name}"
     if op.kind == "kernel":
-        spell = spec.kernels.get(op.name)
-        if spell is None and not bound:
-            raise ValueError(f"target {spec.name} has no spelling of kernel {op.name!r}")
-        if spell is None:
+        if bound:
             return f"_kernel_{op.name}({', '.join(args)})"
+        spell = spec.kernels.get(op.name)
+        if spell is None:
+            raise ValueError(f"target {spec.name} has no spelling of kernel {op.name!r}")
         return spell(spec.alias, args, kwargs)
     if op.kind == "call":
         spell = spec.calls.get(op.name)

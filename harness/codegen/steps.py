@@ -9,15 +9,21 @@ wrapped only to say, in a comment, whose operations follow.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
 import numpy as np
 
+from harness import composites
 from harness.codegen.program import Op, Program
 from harness.codegen.trace import Namespace, Recorder, inputs
 from harness.network import Network
 
+Kernels = str | Collection[str]
+"""Which composites stay one call: "inline" (none, each traced as its composition), "call"
+(all), or the names of those to keep (a target's native spellings)."""
 
-def trace_manual(network: Network, x_shape, dtype: str, *, kernels: str = "inline") -> Program:
+
+def trace_manual(network: Network, x_shape, dtype: str, *, kernels: Kernels = "inline") -> Program:
     """Forward and the hand-written backward: outputs loss, each parameter's gradient (in
     the network's parameter order) and the output."""
     program, xp, params, batch = _start("manual", network, x_shape, dtype, kernels)
@@ -28,7 +34,9 @@ def trace_manual(network: Network, x_shape, dtype: str, *, kernels: str = "inlin
     return program
 
 
-def trace_objective(network: Network, x_shape, dtype: str, *, kernels: str = "inline") -> Program:
+def trace_objective(
+    network: Network, x_shape, dtype: str, *, kernels: Kernels = "inline"
+) -> Program:
     """Forward and loss only, outputs (loss, output): the function an autograd library
     differentiates with respect to the parameters."""
     program, xp, params, batch = _start("objective", network, x_shape, dtype, kernels)
@@ -50,9 +58,11 @@ def placeholders(network: Network, x_shape, dtype: str) -> tuple[dict, dict]:
     return params, batch
 
 
-def _start(kind: str, network: Network, x_shape, dtype: str, kernels: str):
-    if kernels not in ("inline", "call"):
-        raise ValueError(f"kernels={kernels!r}: 'inline' or 'call'")
+def _start(kind: str, network: Network, x_shape, dtype: str, kernels: Kernels):
+    if isinstance(kernels, str) and kernels not in ("inline", "call"):
+        raise ValueError(f"kernels={kernels!r}: 'inline', 'call' or a collection of names")
+    if not isinstance(kernels, str) and (unknown := set(kernels) - set(composites.COMPOSITIONS)):
+        raise ValueError(f"kernels: no composite {sorted(unknown)[0]!r}")
     params, batch = placeholders(network, x_shape, np.dtype(dtype).name)
     program = Program(kind, np.dtype(dtype).name, tuple(x_shape))
     recorder = Recorder(program, set())

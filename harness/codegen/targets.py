@@ -5,7 +5,9 @@ and, for the few functions whose native spelling differs from the standard's, ho
 the call. NumPy, JAX and array-api-strict follow the standard for everything the network
 uses; torch renames `axis`/`keepdims` to `dim`/`keepdim` and has its own names for a few
 functions. `kernels` spells the ops of `harness.composites` (`stop_gradient`: identity
-without autograd, `Tensor.detach`, `jax.lax.stop_gradient`). The "xp" target is the standard
+without autograd, `Tensor.detach`, `jax.lax.stop_gradient`; torch and JAX also spell the
+composites their backends delegate, `torch.softmax`, `jax.nn.gelu`, ... for a trace that kept
+them as calls). The "xp" target is the standard
 itself, for code compiled in this process against any namespace; its kernels are functions
 the compiler binds (`harness.codegen.compile`).
 """
@@ -87,6 +89,40 @@ TORCH_CALLS: Mapping[str, Spell] = MappingProxyType(
     }
 )
 
+TORCH_KERNELS: Mapping[str, Spell] = MappingProxyType(
+    {
+        "stop_gradient": _method("{0}.detach()"),
+        "relu": _method("torch.relu({0})"),
+        "sigmoid": _method("torch.sigmoid({0})"),
+        "softmax": _method("torch.softmax({0}, dim=-1)"),
+        "log_softmax": _method("torch.log_softmax({0}, dim=-1)"),
+        "gelu": _method('torch.nn.functional.gelu({0}, approximate="tanh")'),
+        "layer_norm": _method("torch.nn.functional.layer_norm({0}, {0}.shape[-1:], {1}, {2}, {3})"),
+    }
+)
+"""torch's native kernels, as backends/torch_kernels.py hands them to the torch backends."""
+
+JAX_KERNELS: Mapping[str, Spell] = MappingProxyType(
+    {
+        "stop_gradient": _method("jax.lax.stop_gradient({0})"),
+        "relu": _method("jax.nn.relu({0})"),
+        "sigmoid": _method("jax.nn.sigmoid({0})"),
+        "softmax": _method("jax.nn.softmax({0}, axis=-1)"),
+        "log_softmax": _method("jax.nn.log_softmax({0}, axis=-1)"),
+        "gelu": _method("jax.nn.gelu({0}, approximate=True)"),
+        "layer_norm": _method(
+            'jax.nn.standardize({0}, axis=-1, epsilon={3}, algorithm="stable") * {1} + {2}'
+        ),
+    }
+)
+"""JAX's native kernels, as backends/jax_kernels.py hands them to the JAX backends."""
+
+
+def natives(name: str | Target) -> tuple[str, ...]:
+    """The composites a target spells with a native kernel of its library."""
+    return tuple(k for k in target(name).kernels if k != "stop_gradient")
+
+
 TARGETS: Mapping[str, Target] = MappingProxyType(
     {
         "xp": Target("xp", "xp", ()),
@@ -104,13 +140,13 @@ TARGETS: Mapping[str, Target] = MappingProxyType(
             "torch",
             ("import torch",),
             calls=TORCH_CALLS,
-            kernels={"stop_gradient": _method("{0}.detach()")},
+            kernels=TORCH_KERNELS,
         ),
         "jax": Target(
             "jax",
             "jnp",
             ("import jax", "import jax.numpy as jnp"),
-            kernels={"stop_gradient": _method("jax.lax.stop_gradient({0})")},
+            kernels=JAX_KERNELS,
             inplace=False,
         ),
     }

@@ -14,6 +14,7 @@ autograd library a node.
 from __future__ import annotations
 
 import operator
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -238,14 +239,18 @@ class Namespace:
     """The recording Array-API namespace: each function runs on NumPy and is recorded.
 
     `kernels` "inline" traces each composite of `harness.composites` as its composition;
-    "call" records it as one op, for a target that calls the composite itself."""
+    "call" records each as one op, for a target that calls the composite itself; a collection
+    of names records those as ops and traces the others' compositions."""
 
-    def __init__(self, recorder: Recorder, kernels: str = "inline") -> None:
+    def __init__(self, recorder: Recorder, kernels: str | Collection[str] = "inline") -> None:
         from array_api_compat import array_namespace
 
         self._recorder = recorder
         self._xp = array_namespace(np.asarray(0.0))
-        table: dict[str, Any] = {**composites.COMPOSITIONS} if kernels == "inline" else {}
+        called = {"inline": (), "call": tuple(composites.COMPOSITIONS)}.get(str(kernels), kernels)
+        table: dict[str, Any] = {
+            name: f for name, f in composites.COMPOSITIONS.items() if name not in called
+        }
         for name in [*composites.COMPOSITIONS, *composites.PRIMITIVES]:
             table.setdefault(name, self._kernel(name))
         self.harness_composites = table

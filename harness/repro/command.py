@@ -45,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cases", type=Path, metavar="DIR", help="where CASE is looked up (default: built-in)"
     )
+    parser.add_argument(
+        "--kernels",
+        choices=("native", "composed"),
+        default="native",
+        help="native (default): softmax, layer norm, ... call the library's own kernels where "
+        "it has them, as the built-in backends do; composed: every composite written out in "
+        "elementary calls, as HARNESS_DELEGATE=0 runs them",
+    )
 
 
 def run(args) -> int:
@@ -77,9 +85,10 @@ def _run(args) -> int:
     reference = Reference()
     expected = {run.name: reference.get(case, run.name).tensors for run in case.runs}
     npz = args.out.with_suffix(".npz").name if args.out else ""
-    command = shlex.join(["harness", "repro", args.case, "--backend", args.backend,
-                          "--dtype", args.dtype])  # fmt: skip
-    written = script.build(case, backend, args.dtype, expected, command, npz)
+    words = ["harness", "repro", args.case, "--backend", args.backend, "--dtype", args.dtype]
+    words += ["--kernels", "composed"] if args.kernels == "composed" else []
+    native = args.kernels == "native"
+    written = script.build(case, backend, args.dtype, expected, shlex.join(words), npz, native)
     if args.out is None:
         sys.stdout.write(written.text)
         return 0

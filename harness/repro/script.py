@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from harness import __version__
-from harness.codegen import emit, trace_manual, trace_objective
+from harness.codegen import emit, natives, trace_manual, trace_objective
 from harness.repro import runtime
 from harness.repro.libraries import Description, library_of
 from harness.repro.literals import INLINE_LIMIT, Arrays, count
@@ -55,9 +55,19 @@ def steps_of(network, run) -> list[tuple[tuple[int, int], dict[str, np.ndarray]]
     return found
 
 
-def build(case, backend: Description, dtype: str, reference, command: str, npz: str = ""):
+def build(
+    case,
+    backend: Description,
+    dtype: str,
+    reference,
+    command: str,
+    npz: str = "",
+    native: bool = True,
+):
     """The script (and its .npz arrays when `npz`, the .npz's file name, is given and the
-    data is too large to inline). `reference`: {run name: {tensor: float64 value}}."""
+    data is too large to inline). `reference`: {run name: {tensor: float64 value}}. With
+    `native`, each composite the library has a native kernel for calls it (`torch.softmax`),
+    as the built-in backends delegate them; without, every composite is written out."""
     library, wrap = library_of(backend)
     steps = {run.name: steps_of(case.network, run) for run in case.runs}
     data = [case.params.values(), *(reference[r.name].values() for r in case.runs)]
@@ -71,7 +81,9 @@ def build(case, backend: Description, dtype: str, reference, command: str, npz: 
     for shape in sorted(shapes):
         trace = trace_manual if manual else trace_objective
         name = f"{'step' if manual else 'objective'}_{'x'.join(map(str, shape))}"
-        functions.append(emit(trace(case.network, shape, dtype), library.target, name))
+        kernels = natives(library.target) if native else "inline"
+        program = trace(case.network, shape, dtype, kernels=kernels)
+        functions.append(emit(program, library.target, name))
         table.append(f"    {shape!r}: {wrap.format(f=name)},")
     alias = ALIASES[library.target]
     optimizers = sorted({type(r.task.rule) for r in case.runs if r.task.kind == "train"}, key=str)
@@ -84,7 +96,7 @@ def build(case, backend: Description, dtype: str, reference, command: str, npz: 
     if not arrays.inline:
         settings.append(f'DATA = np.load(Path(__file__).with_name("{npz}"))')
     parts = [
-        _docstring(case, backend, dtype, command),
+        _docstring(case, backend, dtype, command, native and natives(library.target)),
         "from __future__ import annotations",
         "\n".join(imports) + "\n\n" + "\n".join(("import numpy as np", *IMPORTS[library.target])),
         "\n".join(library.float64) if dtype == "float64" else "",
@@ -144,7 +156,7 @@ def _section(text: str) -> str:
     return f"# -- {text} " + "-" * max(3, 95 - len(text))
 
 
-def _docstring(case, backend: Description, dtype: str, command: str) -> str:
+def _docstring(case, backend: Description, dtype: str, command: str, kernels) -> str:
     library = backend.library
     how = {
         "manual": "the forward and the hand-written backward, written out",
@@ -162,6 +174,10 @@ def _docstring(case, backend: Description, dtype: str, command: str) -> str:
         " computed when this script was written (embedded below), by the harness's tolerance"
         f" for {dtype} on this case. Exit status 0: every tensor agrees; 1: one or more do not"
         " (the worst is printed, with the index of its worst element).",
+        f"Composites ({', '.join(kernels)}) call {library}'s native kernels, as the built-in"
+        f" {library} backends do; `--kernels composed` writes them out."
+        if kernels
+        else "Every composite (softmax, layer norm, ...) is written out in elementary calls.",
         f"Case {case.name}: {description}",
         f"Layers: {layers}; loss: {case.network.loss.kind}.",
     ]
