@@ -77,13 +77,14 @@ def build(
     shapes = {
         (stop - start, *r.x.shape[1:]) for r in case.runs for (start, stop), _ in steps[r.name]
     }
-    functions, table = [], []
+    functions, table, called = [], [], set()
     for shape in sorted(shapes):
         trace = trace_manual if manual else trace_objective
         name = f"{'step' if manual else 'objective'}_{'x'.join(map(str, shape))}"
         kernels = natives(library.target) if native else "inline"
         program = trace(case.network, shape, dtype, kernels=kernels)
         functions.append(emit(program, library.target, name))
+        called |= {op.name for op in program.live() if op.kind == "kernel"}
         table.append(f"    {shape!r}: {wrap.format(f=name)},")
     alias = ALIASES[library.target]
     optimizers = sorted({type(r.task.rule) for r in case.runs if r.task.kind == "train"}, key=str)
@@ -96,7 +97,7 @@ def build(
     if not arrays.inline:
         settings.append(f'DATA = np.load(Path(__file__).with_name("{npz}"))')
     parts = [
-        _docstring(case, backend, dtype, command, native and natives(library.target)),
+        _docstring(case, backend, dtype, command, sorted(called - {"stop_gradient"})),
         "from __future__ import annotations",
         "\n".join(imports) + "\n\n" + "\n".join(("import numpy as np", *IMPORTS[library.target])),
         "\n".join(library.float64) if dtype == "float64" else "",
@@ -174,7 +175,7 @@ def _docstring(case, backend: Description, dtype: str, command: str, kernels) ->
         " computed when this script was written (embedded below), by the harness's tolerance"
         f" for {dtype} on this case. Exit status 0: every tensor agrees; 1: one or more do not"
         " (the worst is printed, with the index of its worst element).",
-        f"Composites ({', '.join(kernels)}) call {library}'s native kernels, as the built-in"
+        f"The composites {', '.join(kernels)} call {library}'s native kernels, as the built-in"
         f" {library} backends do; `--kernels composed` writes them out."
         if kernels
         else "Every composite (softmax, layer norm, ...) is written out in elementary calls.",
