@@ -97,7 +97,7 @@ def test_a_broken_step_fails(tmp_path, capsys):
     path = write(tmp_path, capsys, "batch-bias-se-mean", "torch-manual", "float32", composed=True)
     text = path.read_text()
     assert "torch.sigmoid(" not in text and "torch.exp(" in text  # the sigmoid written out
-    broken, edits = re.subn(r"'b1': (v\d+)", r"'b1': -\1", text)
+    broken, edits = re.subn(r'"b1": (v\d+)', r'"b1": -\1', text)
     assert edits == 1
     path.write_text(broken)
     done = run_without_harness(path)

@@ -28,7 +28,7 @@ def emit(
     bound = bound or spec.name == "xp"
     name = name or ("step" if program.kind == "manual" else "objective")
     lines = [f"def {name}(params, batch):"]
-    lines += [f"    {i.var.name} = {i.group}[{i.key!r}]" for i in program.inputs]
+    lines += [f"    {i.var.name} = {i.group}[{literal(i.key)}]" for i in program.inputs]
     for op in program.live():
         lines.append(f"    {_statement(op, spec, bound)}")
     lines.append(f"    return {_returned(program)}")
@@ -39,7 +39,7 @@ def _returned(program: Program) -> str:
     loss, output = program.loss.name, program.output.name
     if program.kind != "manual":
         return f"{loss}, {output}"
-    grads = ", ".join(f"{key!r}: {var.name}" for key, var in program.grads.items())
+    grads = ", ".join(f"{literal(key)}: {var.name}" for key, var in program.grads.items())
     return f"{loss}, {{{grads}}}, {output}"
 
 
@@ -112,7 +112,10 @@ def _source(value: Any, spec: Target) -> str:
 
 
 def literal(value: Any) -> str:
-    """A Python literal that reads back as exactly `value` (floats by repr)."""
+    """A Python literal that reads back as exactly `value` (floats by repr; a plain string
+    in double quotes, as ruff format writes it)."""
+    if isinstance(value, str) and value.isprintable() and not set(value) & set("'\"\\"):
+        return f'"{value}"'
     if value is Ellipsis:
         return "..."
     if isinstance(value, float) and not math.isfinite(value):

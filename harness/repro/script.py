@@ -19,6 +19,7 @@ import numpy as np
 
 from harness import __version__
 from harness.codegen import emit, natives, trace_manual, trace_objective
+from harness.codegen.emit import literal
 from harness.repro import runtime
 from harness.repro.libraries import Description, library_of
 from harness.repro.literals import INLINE_LIMIT, Arrays, count
@@ -91,7 +92,7 @@ def build(
     imports = ["import math", "import sys"] if optimizers else ["import sys"]
     imports += ["from pathlib import Path"] if not arrays.inline else []
     imports += ["from typing import NamedTuple"] if optimizers else []
-    settings = [f"DTYPE = {dtype!r}", f"TITLE = {_title(case, backend, dtype)!r}"]
+    settings = [f"DTYPE = {literal(dtype)}", f"TITLE = {literal(_title(case, backend, dtype))}"]
     settings += [f"RTOL = {case.tolerance_for(dtype).rtol!r}"]
     settings += [f"ATOL = {case.tolerance_for(dtype).atol!r}"]
     if not arrays.inline:
@@ -130,7 +131,10 @@ def _join(parts) -> str:
             wide = part.startswith(("def ", "class ", "# --")) or before.startswith(
                 ("def ", "class ")
             )
-            text += "\n\n\n" if wide and not before.startswith("# --") else "\n\n"
+            wide = wide and not (
+                before.startswith("# --") and not part.startswith(("def ", "class "))
+            )
+            text += "\n\n\n" if wide else "\n\n"
         text, before = text + part, part
     return text + "\n"
 
@@ -200,7 +204,9 @@ def _conversions(library, dtype: str) -> str:
 
 def _mapping(values, group: str, arrays: Arrays, indent: int = 0) -> str:
     pad = " " * (indent + 4)
-    items = [f"{pad}{k!r}: {arrays(f'{group}/{k}', v, indent + 4)}," for k, v in values.items()]
+    items = [
+        f"{pad}{literal(k)}: {arrays(f'{group}/{k}', v, indent + 4)}," for k, v in values.items()
+    ]
     return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
 
 
@@ -209,15 +215,20 @@ def _runs(case, steps, alias: str, arrays: Arrays) -> str:
     step's rows and dropout masks."""
     out = []
     for run in case.runs:
-        lines = [f"        'name': {run.name!r},", f"        'task': {run.task.kind!r},"]
+        lines = [
+            f'        "name": {literal(run.name)},',
+            f'        "task": {literal(run.task.kind)},',
+        ]
         if run.task.kind == "train":
-            lines += [f"        'optimizer': {run.task.rule!r},", f"        'xp': {alias},"]
-        lines.append(f"        'x': {arrays(f'{run.name}/x', run.x, 8)},")
-        lines.append(f"        'y': {arrays(f'{run.name}/y', run.y, 8)},")
-        lines.append("        'steps': [")
+            lines += [f'        "optimizer": {run.task.rule!r},', f'        "xp": {alias},']
+        lines.append(f'        "x": {arrays(f"{run.name}/x", run.x, 8)},')
+        lines.append(f'        "y": {arrays(f"{run.name}/y", run.y, 8)},')
+        lines.append('        "steps": [')
         for index, (rows, masks) in enumerate(steps[run.name]):
             named = {k: (f"{run.name}/step{index}/{k}", v) for k, v in masks.items()}
-            shown = ", ".join(f"{k!r}: {arrays(key, v, 12)}" for k, (key, v) in named.items())
+            shown = ", ".join(
+                f"{literal(k)}: {arrays(key, v, 12)}" for k, (key, v) in named.items()
+            )
             lines.append(f"            ({rows!r}, {{{shown}}}),")
         lines.append("        ],")
         out.append("    {\n" + "\n".join(lines) + "\n    },")
