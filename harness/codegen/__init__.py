@@ -12,8 +12,10 @@
 program is shape-specialised (one per x shape and dtype). `emit` gives the source of
 `step(params, batch) -> (loss, grads, output)` or `objective(params, batch) -> (loss,
 output)`; `TARGETS` (keyed by library) says how each library spells the few calls that differ
-from the standard. `compile_program` executes the "xp" spelling with `xp` bound: a manual
-program gives `(loss, grads, output)`, an objective `(loss, output)`. `kernels="call"` keeps
+from the standard. `compile_program` executes the "xp" spelling with `xp` bound (or a
+library's own, `target="torch", scope={"torch": torch}`), every kernel op (stop_gradient, kept
+composites) calling the namespace's `composites.kernel`: a manual program gives `(loss, grads,
+output)`, an objective `(loss, output)`. `kernels="call"` keeps
 each composite (softmax, relu, ...) one call, so a namespace from `composites.delegating`
 runs its native kernel there; `kernels=natives("torch")` keeps those torch spells natively
 (`torch.softmax`) and writes the rest out. Importing this package imports NumPy, not any other
