@@ -107,13 +107,6 @@ class Program:
                 needed.update(v.node for v in _vars(op.args) + _vars(op.kwargs))
         return list(reversed(kept))
 
-    def counts(self) -> dict[str, int]:
-        """How many live operations of each kind: for tests and reports."""
-        found: dict[str, int] = {}
-        for op in self.live():
-            found[op.kind] = found.get(op.kind, 0) + 1
-        return found
-
 
 def _vars(value: Any) -> list[Var]:
     if isinstance(value, Var):
