@@ -34,20 +34,21 @@ def step(w1, w2, x, y):
 
 def step_same_maths(w1, w2, x, y):
     """The seeds' loss, -sum(y * log(p + eps)) / B, and its exact gradient, as fast as NumPy
-    goes: `p + eps` taken once, every temporary after the matmuls reused in place. With
+    goes: `p + eps` taken once, every temporary after the matmuls reused in place, the ufuncs'
+    `reduce` called directly (`p.max()` is a Python detour, half the call at this size). With
     q = p + eps and dp = -y / (q B), dz = p * (dp - sum(dp * p)) row by row."""
     scale = -1.0 / x.shape[0]
     h = x @ w1
     a = np.maximum(h, 0.0)
     p = a @ w2
-    p -= p.max(axis=-1, keepdims=True)
+    p -= np.maximum.reduce(p, axis=-1, keepdims=True)
     np.exp(p, out=p)
-    p /= p.sum(axis=-1, keepdims=True)
+    p /= np.add.reduce(p, axis=-1, keepdims=True)
     q = p + EPS
     loss = np.vdot(y, np.log(q)) * scale
     dz = np.divide(y, q, out=q)
     dz *= scale
-    dz -= (dz * p).sum(axis=-1, keepdims=True)
+    dz -= np.add.reduce(dz * p, axis=-1, keepdims=True)
     dz *= p
     da = dz @ w2.T
     da *= h > 0
