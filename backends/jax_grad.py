@@ -47,10 +47,10 @@ class JaxGrad:
         cache = self.__dict__.setdefault("_compiled", {})
         key = (network.signature, dtype, trace)
         if key not in cache:
-            cache[key] = (self._traced_step if trace else self._fast_step)(network)
+            cache[key] = self._traced_step(network) if trace else self._fast_step(network, dtype)
         return cache[key]
 
-    def _fast_step(self, network):
+    def _fast_step(self, network, dtype: str):
         """Positional arrays in, a flat tuple out: JAX's C++ dispatch flattens no dict on the
         way in, and builds the gradients' dict itself on the way out; the Python around the
         jitted call is a few look-ups and the StepResult."""
@@ -58,7 +58,7 @@ class JaxGrad:
             return self._eager_step(network)
         import jax
 
-        objective = _positional(network)
+        objective = _positional(network, dtype)
         params, batch = objective.param_names, objective.batch_names
         value_and_grad = jax.value_and_grad(
             objective, argnums=tuple(range(len(params))), has_aux=True
@@ -122,19 +122,20 @@ class JaxGrad:
         return step
 
 
-def _positional(network):
-    """The network's loss as f(*params, *batch) -> (loss, output), its argument names on it:
-    `param_names`, then `batch_names` (x, y and each dropout mask)."""
-    xp = _xp()
+def _positional(network, dtype: str):
+    """The network's loss, generated (harness.generated), as f(*params, *batch) -> (loss,
+    output), its argument names on it: `param_names`, then `batch_names` (x, y and each
+    dropout mask). Only jit's tracing runs it; XLA runs what it traced."""
+    from harness.generated import objective as generated
+
+    loss = generated(network, dtype, _xp())
     params = tuple(network.param_shapes)
     batch = ("x", "y", *(name for name, _, _ in network.mask_layers))
     count = len(params)
 
     def objective(*args):
         named = dict(zip(params, args[:count], strict=True))
-        data = dict(zip(batch, args[count:], strict=True))
-        value, (output, _) = network.objective(xp, named, data)
-        return value, output  # no activations out: XLA may fuse them away
+        return loss(named, dict(zip(batch, args[count:], strict=True)))
 
     objective.param_names, objective.batch_names = params, batch
     return objective

@@ -1,0 +1,69 @@
+"""The fast step: the network's own step, traced once per input shape into straight-line code.
+
+At homework size a step is a few dozen array calls, and the Python around them (a closure per
+layer, dicts of saved values, the trace's bookkeeping) costs as much again. `harness.codegen`
+runs the network's `manual_step` or `objective` once on recording arrays and writes what it did
+as one flat function; here that function is compiled for a backend's namespace, once per shape
+of x, and called with no more around it than a dict look-up. Composites stay one call each
+(`kernels="call"`), so a namespace that carries a library's native kernels
+(`composites.delegating`) runs them, as the network's own code does. The traced step (for
+diagnosis) and the float64 reference keep running the network's code, and so does a network
+whose code straight-line code cannot hold (a layer that draws its own random numbers, say).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.protocol import StepResult
+
+
+def manual_step(network, dtype: str, xp: Any) -> Callable:
+    """`step(params, batch) -> StepResult`: forward and the hand-written backward, generated."""
+    from harness.codegen import TraceError, compile_program, trace_manual
+
+    def build(shape: tuple[int, ...]) -> Callable:
+        try:
+            compiled = compile_program(trace_manual(network, shape, dtype, kernels="call"), xp)
+        except TraceError:  # a layer straight-line code cannot hold (say, one that draws)
+            return lambda params, batch: network.manual_step(xp, params, batch)
+
+        def step(params, batch):
+            return StepResult(*compiled(params, batch))
+
+        return step
+
+    return by_shape(build)
+
+
+def objective(network, dtype: str, xp: Any) -> Callable:
+    """`objective(params, batch) -> (loss, output)`, generated: what autograd differentiates."""
+    from harness.codegen import TraceError, compile_program, trace_objective
+
+    def build(shape: tuple[int, ...]) -> Callable:
+        try:
+            return compile_program(trace_objective(network, shape, dtype, kernels="call"), xp)
+        except TraceError:  # a layer straight-line code cannot hold (say, one that draws)
+            return lambda params, batch: _objective(network, xp, params, batch)
+
+    return by_shape(build)
+
+
+def by_shape(build: Callable[[tuple[int, ...]], Callable]) -> Callable:
+    """`f(params, batch)` that calls `build(x's shape)`'s function, built on first use."""
+    built: dict[tuple[int, ...], Callable] = {}
+
+    def call(params, batch):
+        shape = batch["x"].shape
+        function = built.get(shape)
+        if function is None:
+            function = built[shape] = build(tuple(int(n) for n in shape))
+        return function(params, batch)
+
+    return call
+
+
+def _objective(network, xp, params, batch):
+    value, (output, _) = network.objective(xp, params, batch)
+    return value, output
