@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="one HTML page of one or more runs' JSON, and what changed")
     page.add_arguments(p)
     p.set_defaults(command=page.run)
+
+    from harness.repro import command as repro  # standard library only; the rest loads on run
+
+    p = sub.add_parser("repro", help="write a standalone script that reproduces a case's step")
+    repro.add_arguments(p)
+    p.set_defaults(command=repro.run)
     return parser
 
 
