@@ -77,9 +77,11 @@ class TorchAutograd:
 
     def _objective(self, network, dtype: str, xp):
         """`f(params, batch) -> (loss, output)`: the network's objective, generated."""
+        import torch
+
         from harness.generated import objective
 
-        return objective(network, dtype, xp)
+        return objective(network, dtype, xp, spelling=("torch", torch))
 
 
 def _traced_step(network, xp):

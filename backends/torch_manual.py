@@ -10,4 +10,6 @@ def _native(xp):
     return delegate(xp)
 
 
-backend = ManualBackend(name="torch-manual", module="torch", library="torch", tune=_native)
+backend = ManualBackend(
+    name="torch-manual", module="torch", library="torch", tune=_native, spelling="torch"
+)

@@ -18,14 +18,19 @@ from typing import Any
 
 from harness.protocol import StepResult
 
+Spelling = tuple[str, Any] | None
+"""(codegen target, its library's module), e.g. ("torch", torch): the generated code calls the
+library by its own spelling, no Array-API wrapper in between; None: through the namespace."""
 
-def manual_step(network, dtype: str, xp: Any) -> Callable:
+
+def manual_step(network, dtype: str, xp: Any, spelling: Spelling = None) -> Callable:
     """`step(params, batch) -> StepResult`: forward and the hand-written backward, generated."""
     from harness.codegen import TraceError, compile_program, trace_manual
 
     def build(shape: tuple[int, ...]) -> Callable:
         try:
-            compiled = compile_program(trace_manual(network, shape, dtype, kernels="call"), xp)
+            program = trace_manual(network, shape, dtype, kernels="call")
+            compiled = compile_program(program, xp, **_spelled(spelling))
         except TraceError:  # a layer straight-line code cannot hold (say, one that draws)
             return lambda params, batch: network.manual_step(xp, params, batch)
 
@@ -37,17 +42,27 @@ def manual_step(network, dtype: str, xp: Any) -> Callable:
     return by_shape(build)
 
 
-def objective(network, dtype: str, xp: Any) -> Callable:
+def objective(network, dtype: str, xp: Any, spelling: Spelling = None) -> Callable:
     """`objective(params, batch) -> (loss, output)`, generated: what autograd differentiates."""
     from harness.codegen import TraceError, compile_program, trace_objective
 
     def build(shape: tuple[int, ...]) -> Callable:
         try:
-            return compile_program(trace_objective(network, shape, dtype, kernels="call"), xp)
+            program = trace_objective(network, shape, dtype, kernels="call")
+            return compile_program(program, xp, **_spelled(spelling))
         except TraceError:  # a layer straight-line code cannot hold (say, one that draws)
             return lambda params, batch: _objective(network, xp, params, batch)
 
     return by_shape(build)
+
+
+def _spelled(spelling: Spelling) -> dict:
+    if spelling is None:
+        return {}
+    target, module = spelling
+    from harness.codegen import target as spelled
+
+    return {"target": target, "scope": {spelled(target).alias: module}}
 
 
 def by_shape(build: Callable[[tuple[int, ...]], Callable]) -> Callable:

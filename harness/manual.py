@@ -33,6 +33,9 @@ class ManualBackend:
     """Where `from_numpy` puts arrays (`"cuda"` for torch, say); None: the library's default."""
     generated: bool = True
     """The untraced step runs generated straight-line code; False: the network's own code."""
+    spelling: str = "xp"
+    """How generated code calls the library: "xp" through the namespace (its tuned functions
+    included), or a codegen target ("torch") to call `module` by its own spelling."""
     _xp: Any = field(default=None, init=False, repr=False, compare=False)
     _steps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -82,7 +85,10 @@ class ManualBackend:
         if key not in self._steps:
             from harness.generated import manual_step
 
-            self._steps[key] = manual_step(network, dtype, xp)
+            spelling = None
+            if self.spelling != "xp":
+                spelling = (self.spelling, importlib.import_module(self.module))
+            self._steps[key] = manual_step(network, dtype, xp, spelling)
         return self._steps[key]
 
 
