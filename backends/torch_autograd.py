@@ -81,7 +81,7 @@ class TorchAutograd:
 
         from harness.generated import objective
 
-        return objective(network, dtype, xp, spelling=("torch", torch))
+        return objective(network, dtype, xp, spelling=("torch", {"torch": torch}))
 
 
 def _traced_step(network, xp):

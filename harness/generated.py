@@ -18,26 +18,29 @@ from typing import Any
 
 from harness.protocol import StepResult
 
-Spelling = tuple[str, Any] | None
-"""(codegen target, its library's module), e.g. ("torch", torch): the generated code calls the
-library by its own spelling, no Array-API wrapper in between; None: through the namespace."""
+Spelling = tuple[Any, dict[str, Any]] | None
+"""(codegen target or its name, the names its code reads), e.g. ("torch", {"torch": torch}):
+the generated code calls the library by its own spelling, no Array-API wrapper in between;
+None: everything through the namespace ("xp")."""
 
 
 def manual_step(network, dtype: str, xp: Any, spelling: Spelling = None) -> Callable:
-    """`step(params, batch) -> StepResult`: forward and the hand-written backward, generated."""
-    from harness.codegen import TraceError, compile_program, trace_manual
+    """`step(params, batch) -> StepResult`: forward and the hand-written backward, generated;
+    the generated function builds the StepResult itself (one call less per step)."""
+    from harness.codegen import TraceError, emit, namespace_globals, trace_manual
 
     def build(shape: tuple[int, ...]) -> Callable:
         try:
             program = trace_manual(network, shape, dtype, kernels="call")
-            compiled = compile_program(program, xp, **_spelled(spelling))
         except TraceError:  # a layer straight-line code cannot hold (say, one that draws)
             return lambda params, batch: network.manual_step(xp, params, batch)
-
-        def step(params, batch):
-            return StepResult(*compiled(params, batch))
-
-        return step
+        spelled = _spelled(spelling)
+        source = emit(program, spelled.get("target", "xp"), "step", bound=True)
+        body, _, returned = source.rstrip("\n").rpartition("\n    return ")
+        scope = {**namespace_globals(xp), **spelled.get("scope", {}), "_StepResult": StepResult}
+        where = f"<harness.generated manual {shape} {dtype}>"
+        exec(compile(f"{body}\n    return _StepResult({returned})\n", where, "exec"), scope)
+        return scope["step"]
 
     return by_shape(build)
 
@@ -59,10 +62,8 @@ def objective(network, dtype: str, xp: Any, spelling: Spelling = None) -> Callab
 def _spelled(spelling: Spelling) -> dict:
     if spelling is None:
         return {}
-    target, module = spelling
-    from harness.codegen import target as spelled
-
-    return {"target": target, "scope": {spelled(target).alias: module}}
+    target, names = spelling
+    return {"target": target, "scope": names}
 
 
 def by_shape(build: Callable[[tuple[int, ...]], Callable]) -> Callable:

@@ -33,9 +33,9 @@ class ManualBackend:
     """Where `from_numpy` puts arrays (`"cuda"` for torch, say); None: the library's default."""
     generated: bool = True
     """The untraced step runs generated straight-line code; False: the network's own code."""
-    spelling: str = "xp"
-    """How generated code calls the library: "xp" through the namespace (its tuned functions
-    included), or a codegen target ("torch") to call `module` by its own spelling."""
+    spelling: Callable[[], tuple[Any, dict[str, Any]]] | None = None
+    """Optional: returns (codegen target, the names its code reads), for generated code that
+    calls the library by its own spelling; None: every call through the namespace."""
     _xp: Any = field(default=None, init=False, repr=False, compare=False)
     _steps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -85,9 +85,7 @@ class ManualBackend:
         if key not in self._steps:
             from harness.generated import manual_step
 
-            spelling = None
-            if self.spelling != "xp":
-                spelling = (self.spelling, importlib.import_module(self.module))
+            spelling = self.spelling() if self.spelling else None
             self._steps[key] = manual_step(network, dtype, xp, spelling)
         return self._steps[key]
 
