@@ -51,6 +51,9 @@ class _CompiledObjective:
 
         xp = _xp()
         self._network = network
+        # computed here, not inside the compiled region: a cached_property takes a lock there,
+        # a graph break Dynamo cannot resume from (it then warns, an error under `-W error`)
+        network.points  # noqa: B018
         objective = _own_code(
             lambda params, batch, taps: network.objective(xp, params, batch, taps)
         )
