@@ -34,6 +34,8 @@ def manual_step(network, dtype: str, xp: Any, spelling: Spelling = None) -> Call
             program = trace_manual(network, shape, dtype, kernels="call")
         except TraceError:  # a layer straight-line code cannot hold (say, one that draws)
             return lambda params, batch: network.manual_step(xp, params, batch)
+        order = _backward_order(network, shape, dtype)
+        program.grads = {name: program.grads[name] for name in order}
         spelled = _spelled(spelling)
         source = emit(program, spelled.get("target", "xp"), "step", bound=True)
         body, _, returned = source.rstrip("\n").rpartition("\n    return ")
@@ -57,6 +59,20 @@ def objective(network, dtype: str, xp: Any, spelling: Spelling = None) -> Callab
             return lambda params, batch: _objective(network, xp, params, batch)
 
     return by_shape(build)
+
+
+def _backward_order(network, shape: tuple[int, ...], dtype: str) -> list[str]:
+    """The gradients' names in the order the network's own step returns them (the order its
+    backward reaches them, last layer first), so that the fast step's dict reads the same."""
+    import numpy as np
+    from array_api_compat import array_namespace
+
+    from harness.codegen import placeholders
+
+    params, batch = placeholders(network, shape, np.dtype(dtype).name)
+    with np.errstate(all="ignore"):
+        result = network.manual_step(array_namespace(np.zeros(0)), params, batch)
+    return list(result.grads)
 
 
 def _spelled(spelling: Spelling) -> dict:
