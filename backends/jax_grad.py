@@ -47,21 +47,46 @@ class JaxGrad:
         cache = self.__dict__.setdefault("_compiled", {})
         key = (network.signature, dtype, trace)
         if key not in cache:
-            cache[key] = (self._traced_step if trace else self._fast_step)(network)
+            cache[key] = self._traced_step(network) if trace else self._fast_step(network, dtype)
         return cache[key]
 
-    def _fast_step(self, network):
+    def _fast_step(self, network, dtype: str):
+        """Positional arrays in, a flat tuple out: JAX's C++ dispatch flattens no dict on the
+        way in, and builds the gradients' dict itself on the way out; the Python around the
+        jitted call is a few look-ups and the StepResult."""
+        if not self.jit:
+            return self._eager_step(network)
+        import jax
+
+        objective = _positional(network, dtype)
+        params, batch = objective.param_names, objective.batch_names
+        value_and_grad = jax.value_and_grad(
+            objective, argnums=tuple(range(len(params))), has_aux=True
+        )
+
+        @jax.jit
+        def arrays(*args):
+            (loss, output), grads = value_and_grad(*args)
+            return loss, dict(zip(params, grads, strict=True)), output
+
+        take_params, take_batch = _taker(params), _taker(batch)
+
+        def step(given, data):
+            return StepResult(*arrays(*take_params(given), *take_batch(data)))
+
+        return step
+
+    def _eager_step(self, network):
+        """Every operation dispatched on its own, through the network's own code."""
         import jax
 
         xp = _xp()
 
         def objective(params, batch):
             value, (output, _) = network.objective(xp, params, batch)
-            return value, output  # no activations out: XLA may fuse them away
+            return value, output
 
         value_and_grad = jax.value_and_grad(objective, has_aux=True)
-        if self.jit:
-            value_and_grad = jax.jit(value_and_grad)
 
         def step(params, batch):
             (loss, output), grads = value_and_grad(params, batch)
@@ -95,6 +120,34 @@ class JaxGrad:
             return StepResult(loss, grads, output, named)
 
         return step
+
+
+def _positional(network, dtype: str):
+    """The network's loss, generated (harness.generated), as f(*params, *batch) -> (loss,
+    output), its argument names on it: `param_names`, then `batch_names` (x, y and each
+    dropout mask). Only jit's tracing runs it; XLA runs what it traced."""
+    from harness.generated import objective as generated
+
+    loss = generated(network, dtype, _xp())
+    params = tuple(network.param_shapes)
+    batch = ("x", "y", *(name for name, _, _ in network.mask_layers))
+    count = len(params)
+
+    def objective(*args):
+        named = dict(zip(params, args[:count], strict=True))
+        return loss(named, dict(zip(batch, args[count:], strict=True)))
+
+    objective.param_names, objective.batch_names = params, batch
+    return objective
+
+
+def _taker(names: tuple[str, ...]):
+    """mapping -> the tuple of its values at `names`, in C (operator.itemgetter)."""
+    from operator import itemgetter
+
+    if len(names) == 1:
+        return lambda mapping: (mapping[names[0]],)
+    return itemgetter(*names) if names else lambda mapping: ()
 
 
 def _xp():

@@ -34,4 +34,31 @@ def tuned(xp):
     return delegate(direct_calls(xp))
 
 
-backend = ManualBackend(name="numpy", module="numpy", library="numpy", tune=tuned)
+def spelling():
+    """Generated code calls the namespace, but the reductions and `astype` as `direct_calls`
+    does, written out: no Python frame between the step and the ufunc."""
+    import numpy as np
+
+    from harness.codegen import Target
+
+    def reduce(ufunc: str):
+        def spell(alias, args, kwargs):
+            kwargs = {"axis": "None", **kwargs}  # the standard's default: every axis (not 0)
+            named = [f"{k}={v}" for k, v in kwargs.items()]
+            return f"np.{ufunc}.reduce({', '.join([*args, *named])})"
+
+        return spell
+
+    def astype(alias, args, kwargs):
+        named = "".join(f", {k}={v}" for k, v in kwargs.items())
+        if "device" in kwargs:
+            return f"{alias}.astype({', '.join(args)}{named})"
+        return f"{args[0]}.astype({', '.join(args[1:])}{named})"
+
+    calls = {"sum": reduce("add"), "max": reduce("maximum"), "astype": astype}
+    return Target("numpy-direct", "xp", (), calls=calls), {"np": np}
+
+
+backend = ManualBackend(
+    name="numpy", module="numpy", library="numpy", tune=tuned, spelling=spelling
+)

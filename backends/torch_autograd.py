@@ -1,7 +1,8 @@
 """PyTorch autograd on the shared Array-API forward.
 
-Parameters become fresh leaf tensors each step and `torch.autograd.grad` returns the
-gradients, so nothing accumulates in `.grad` between steps (the bug class of seed 003).
+Parameters that do not require grad become fresh leaf tensors each step (a tensor that already
+requires grad is differentiated as it is) and `torch.autograd.grad` returns the gradients, so
+nothing accumulates in `.grad` between steps (the bug class of seed 003).
 """
 
 from __future__ import annotations
@@ -50,20 +51,37 @@ class TorchAutograd:
         return array.detach().cpu().numpy()
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
+        """The network's objective as generated straight-line code (harness.generated), made
+        once per network signature, and one `torch.autograd.grad`; traced, the network's own
+        code with taps."""
         import torch
 
         xp = _xp()
         if trace:
             return _traced_step(network, xp)
-        grad = torch.autograd.grad
+        made = self.__dict__.setdefault("_generated", {})
+        key = (network.signature, dtype)
+        if key not in made:
+            made[key] = self._objective(network, dtype, xp)
+        objective, grad = made[key], torch.autograd.grad
 
         def step(params, batch):
-            leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-            loss, (output, _) = network.objective(xp, leaves, batch)
+            leaves = {
+                k: v if v.requires_grad else v.detach().requires_grad_() for k, v in params.items()
+            }
+            loss, output = objective(leaves, batch)
             grads = grad(loss, tuple(leaves.values()))
             return StepResult(loss.detach(), dict(zip(leaves, grads, strict=True)), output.detach())
 
         return step
+
+    def _objective(self, network, dtype: str, xp):
+        """`f(params, batch) -> (loss, output)`: the network's objective, generated."""
+        import torch
+
+        from harness.generated import objective
+
+        return objective(network, dtype, xp, spelling=("torch", {"torch": torch}))
 
 
 def _traced_step(network, xp):

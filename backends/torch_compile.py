@@ -32,6 +32,16 @@ class TorchCompile(TorchAutograd):
             objective = self._objectives[network.signature] = _CompiledObjective(network)
         return super().make_step(objective, dtype, trace=trace)
 
+    def _objective(self, network, dtype: str, xp):
+        """The compiled objective itself (`network` is a _CompiledObjective), not generated
+        code: torch.compile traces the network's own code."""
+
+        def objective(params, batch):
+            value, (output, _) = network.objective(xp, params, batch)
+            return value, output
+
+        return objective
+
 
 class _CompiledObjective:
     """The network, with its `objective` compiled; everything else passes through."""
@@ -41,6 +51,9 @@ class _CompiledObjective:
 
         xp = _xp()
         self._network = network
+        # computed here, not inside the compiled region: a cached_property takes a lock there,
+        # a graph break Dynamo cannot resume from (it then warns, an error under `-W error`)
+        network.points  # noqa: B018
         objective = _own_code(
             lambda params, batch, taps: network.objective(xp, params, batch, taps)
         )

@@ -10,4 +10,13 @@ def _native(xp):
     return delegate(xp)
 
 
-backend = ManualBackend(name="torch-manual", module="torch", library="torch", tune=_native)
+def _spelling():
+    """Generated code calls torch itself (`torch.sum(v, dim=0)`), no array-api-compat wrapper."""
+    import torch
+
+    return "torch", {"torch": torch}
+
+
+backend = ManualBackend(
+    name="torch-manual", module="torch", library="torch", tune=_native, spelling=_spelling
+)

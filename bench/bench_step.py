@@ -6,7 +6,7 @@ import pytest
 
 from . import steps
 from .problem import SIZES
-from .registry import Variant
+from .registry import SAME_MATHS, Variant
 from .sync import device_unavailable
 from .timing import interleaved, time_call
 
@@ -32,8 +32,28 @@ def bench_step(benchmark, step_cell, selection):
                 measured = interleaved(call, native, selection.interleave_s, anchors)
                 benchmark.extra_info["interleaved_to_native"] = measured.ratio
                 benchmark.extra_info["interleaved"] = measured.to_json()
+            if same := steps.same_maths_baseline(variant, size, dtype, selection.device):
+                baseline = Variant("native", variant.library, variant.library, SAME_MATHS).id
+                anchors = (fastest, FASTEST.get((baseline, size_name, dtype)))
+                measured = interleaved(call, same, selection.interleave_s, anchors)
+                benchmark.extra_info["interleaved_to_same_maths"] = measured.ratio
+                benchmark.extra_info["interleaved_same_maths"] = measured.to_json()
     except steps.Unavailable as exc:
         pytest.skip(str(exc))
+    if variant.flavour == SAME_MATHS:
+        _check_against_reference(benchmark, variant, size, selection.device)
+
+
+def _check_against_reference(benchmark, variant, size, device) -> None:
+    """A same-maths native computes exactly the harness's maths: its float64 step lies within
+    rounding of the float64 reference, or its times are no baseline at all."""
+    error = steps.reference_error(variant, size, device)
+    benchmark.extra_info["reference_error"] = error
+    if not error <= steps.REFERENCE_BOUND:
+        pytest.fail(
+            f"{variant.label} at {size.name}: float64 step {error:.3g} from the reference "
+            f"(relative to each tensor's largest entry), bound {steps.REFERENCE_BOUND:g}"
+        )
 
 
 def _info(kind, size_name, dtype, variant, selection) -> dict:

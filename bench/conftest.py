@@ -121,8 +121,10 @@ def pytest_collection_modifyitems(config, items):
         if cell and cell[2] == "end":
             return len(ORDER), 0
         step = params.get("step_cell")
-        baseline_first = 0 if step and step[2].role == "native" and not step[2].flavour else 1
-        return rank.get(item.module.__name__.rpartition(".")[2], len(ORDER)), baseline_first
+        baselines_first = 2
+        if step and step[2].role == "native":  # the anchors of every later ratio
+            baselines_first = 1 if step[2].flavour else 0
+        return rank.get(item.module.__name__.rpartition(".")[2], len(ORDER)), baselines_first
 
     items.sort(key=position)
 

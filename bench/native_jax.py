@@ -2,8 +2,8 @@
 
 `loss` is what a JAX user writes: `jax.nn.relu` and `jax.nn.log_softmax` (whose max carries
 no gradient), the textbook cross-entropy without the seeds' eps (see
-`problem.IDIOMATIC_LOSS`). `loss_same_ops` spells out the operations the Array-API layers
-use, eps included, so that the cost of writing the model against the standard stays visible.
+`problem.IDIOMATIC_EPS`). `loss_same_maths` is exactly the harness's maths, the seeds' eps
+inside the log, what the harness step is measured against.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ def loss(w1, w2, x, y):
     return -jnp.sum(y * logp) / x.shape[0]
 
 
-def loss_same_ops(w1, w2, x, y):
-    h = x @ w1
-    z = (h * (h > 0).astype(h.dtype)) @ w2
-    e = jnp.exp(z - jnp.max(z, axis=-1, keepdims=True))
-    p = e / jnp.sum(e, axis=-1, keepdims=True)
+def loss_same_maths(w1, w2, x, y):
+    """The seeds' loss, eps inside the log; positional arrays in, loss and gradients out
+    (the harness's contract also returns the softmax output)."""
+    p = jax.nn.softmax(jax.nn.relu(x @ w1) @ w2, axis=-1)
     return jnp.sum(y * jnp.log(p + EPS)) * (-1.0 / x.shape[0])
 
 
@@ -52,7 +51,7 @@ def compile_train():
 
 
 step = compile_step()
-step_same_ops = jax.jit(jax.value_and_grad(loss_same_ops, argnums=(0, 1)))
+step_same_maths = jax.jit(jax.value_and_grad(loss_same_maths, argnums=(0, 1)))
 train_fused = compile_train()
 
 

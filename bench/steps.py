@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from harness import network, plugins
 
 from .problem import LOSS_SPEC, Size, arrays, layer_specs
-from .registry import Variant
+from .registry import SAME_MATHS, Variant
 from .sync import placed, step_outputs, synchronizer
 
 
@@ -57,6 +57,15 @@ def native_baseline(variant: Variant, size: Size, dtype: str, device: str):
     if variant.role == "native" and not variant.flavour:
         return None
     make = NATIVE_STEPS.get((variant.library, ""))
+    return make(size, dtype, device) if make else None
+
+
+def same_maths_baseline(variant: Variant, size: Size, dtype: str, device: str):
+    """The same-maths native step of a harness variant's library, to interleave with it; None
+    for other variants and for libraries without native code. Call inside `prepare`."""
+    if variant.role != "harness":
+        return None
+    make = NATIVE_STEPS.get((variant.library, SAME_MATHS))
     return make(size, dtype, device) if make else None
 
 
@@ -113,9 +122,47 @@ def _jax_step(step_name: str):
 
 NATIVE_STEPS = {
     ("numpy", ""): _numpy_step("step"),
-    ("numpy", "same-ops"): _numpy_step("step_same_ops"),
+    ("numpy", SAME_MATHS): _numpy_step("step_same_maths"),
     ("torch", ""): _torch_step("step"),
-    ("torch", "same-ops"): _torch_step("step_same_ops"),
+    ("torch", SAME_MATHS): _torch_step("step_same_maths"),
     ("jax", ""): _jax_step("step"),
-    ("jax", "same-ops"): _jax_step("step_same_ops"),
+    ("jax", SAME_MATHS): _jax_step("step_same_maths"),
 }
+
+
+REFERENCE_BOUND = 1e-14
+"""How far, relative to each tensor's largest entry, a same-maths native step in float64 may
+lie from the harness's float64 reference: rounding in another order, nothing more."""
+
+
+def reference_error(variant: Variant, size: Size, device: str) -> float:
+    """The float64 same-maths step's largest difference from the float64 reference (the
+    harness's NumPy manual backward, with the seeds' eps), relative to each tensor's largest
+    entry, over the loss and both gradients."""
+    import numpy as np
+
+    from harness.manual import REFERENCE
+
+    net = network.build(layer_specs(size), LOSS_SPEC)
+    a = arrays(size)
+    want = REFERENCE.make_step(net, "float64")({"w1": a["w1"], "w2": a["w2"]}, a)
+    with placed(variant.library, device, "float64"):
+        out = NATIVE_STEPS[variant.library, variant.flavour](size, "float64", device)()
+    loss, grads = (out[0], out[1:]) if variant.library == "numpy" else out
+    pairs = [(loss, want.loss), *zip(grads, (want.grads["w1"], want.grads["w2"]), strict=True)]
+    worst = 0.0
+    for got, expected in pairs:
+        got, expected = _host(got), np.asarray(expected, dtype=np.float64)
+        if got.shape != expected.shape:
+            return float("inf")
+        error = float(np.max(np.abs(got - expected)) / np.max(np.abs(expected)))
+        worst = error if not error <= worst else worst  # NaN stays NaN
+    return worst
+
+
+def _host(value):
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+    return np.asarray(value, dtype=np.float64)

@@ -13,13 +13,16 @@ and y once per run). What comes out is a base `numpy.ndarray` of a numeric dtype
 `to_numpy` that returns anything else is the backend's error, named with the tensor. A step
 that writes into what it was handed fails, naming the tensor: checked on the first step of a
 run (the params the harness converted; later steps get params the update made) and at the end
-of the run (x and y), with one host copy before and one after, and on every replayed step of
-`run_steps`. Nothing here judges a result: that is the coordinator's work.
+of the run (x and y), and on every replayed step of `run_steps`: one host copy after the step,
+compared with the NumPy value the tensor was converted from. For a lazy library each host copy
+is a compute, so none is taken before. Nothing here judges a result: that is the coordinator's
+work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -76,17 +79,17 @@ def execute(backend, case, run, dtype: str, step) -> dict[str, np.ndarray]:
 def _run(backend, case, run, dtype: str, step) -> dict[str, np.ndarray]:
     convert = _Converter(backend, dtype)
     state = {name: convert(value) for name, value in case.params.items()}
-    held = _host_copies(backend, state)
+    handed = convert.handed(state)
     losses, last, memory = [], None, None
     for index, batch in enumerate(batches(case.network, run)):
         inputs = {k: convert(v, k if k in ("x", "y") else "") for k, v in batch.items()}
         last = _checked(step(state, inputs), state, index, backend, dtype)
         if index == 0:
-            _check_unchanged(backend, state, held, "step 1", "param")
+            _check_unchanged(backend, handed, "step 1", "param")
         if run.task.kind == "train":
             losses.append(last.loss)
             state, memory = optimizers.step(backend, run.task.rule, state, last.grads, memory)
-    _check_unchanged(backend, *convert.kept(), "by the end of the run", "batch input")
+    _check_unchanged(backend, convert.kept(), "by the end of the run", "batch input")
     if run.task.kind == "train":
         tensors = {"step_losses": np.array([host(backend, v, "step loss") for v in losses])}
         tensors.update({f"final.{k}": host(backend, v, f"final.{k}") for k, v in state.items()})
@@ -107,10 +110,10 @@ def run_steps(backend, network, dtype: str, trace: bool, items) -> list[dict]:
             convert = _Converter(backend, dtype)
             handed = {name: convert(value) for name, value in params.items()}
             inputs = {name: convert(value) for name, value in batch.items()}
-            held = _host_copies(backend, handed), _host_copies(backend, inputs)
             result = _checked(step(handed, inputs), handed, 0, backend, dtype, dtypes=False)
-            _check_unchanged(backend, handed, held[0], f"step {index + 1}", "param")
-            _check_unchanged(backend, inputs, held[1], f"step {index + 1}", "batch input")
+            when = f"step {index + 1}"
+            _check_unchanged(backend, convert.handed(handed), when, "param")
+            _check_unchanged(backend, convert.handed(inputs), when, "batch input")
             results.append(_plain(backend, result))
     return results
 
@@ -139,35 +142,48 @@ def host(backend, value, what: str) -> np.ndarray:
     return array
 
 
-def _host_copies(backend, arrays: Mapping) -> dict[str, np.ndarray]:
-    return {name: host(backend, value, name) for name, value in arrays.items()}
+class _Handed(NamedTuple):
+    """A tensor handed to a step, the read-only NumPy copy it was made from, and its dtype."""
+
+    converted: object
+    source: np.ndarray
+    dtype: str
 
 
 class _Converter:
-    """NumPy to backend arrays; the slices of a run's x and y are converted once per run."""
+    """NumPy to backend arrays, each remembered with its source; the slices of a run's x and
+    y are converted once per run."""
 
     def __init__(self, backend, dtype: str) -> None:
         self.backend, self.dtype = backend, dtype
-        self._kept: dict[tuple, tuple[str, object, np.ndarray]] = {}
+        self._sources: dict[int, _Handed] = {}
+        self._kept: dict[tuple, tuple[str, object]] = {}
 
     def __call__(self, value: np.ndarray, keep: str = ""):
         """`keep` names a slice of x or y to convert once and check at the end of the run."""
         if not keep:
-            return self.backend.from_numpy(fresh(value), data_dtype(value, self.dtype))
+            return self._convert(value)
         # x and y batches are views of the run's arrays, alive for the whole run
         key = (value.__array_interface__["data"][0], value.shape, value.strides)
         if key not in self._kept:
-            converted = self.backend.from_numpy(fresh(value), data_dtype(value, self.dtype))
-            held = host(self.backend, converted, keep)
-            slices = sum(name.startswith(keep) for name, _, _ in self._kept.values())
+            slices = sum(name.startswith(keep) for name, _ in self._kept.values())
             name = f"{keep} (batch {slices + 1})" if slices else keep
-            self._kept[key] = name, converted, held
+            self._kept[key] = name, self._convert(value)
         return self._kept[key][1]
 
-    def kept(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
-        """The converted x and y slices by name, and what each held when converted."""
-        converted = {name: value for name, value, _ in self._kept.values()}
-        return converted, {name: held for name, _, held in self._kept.values()}
+    def _convert(self, value: np.ndarray):
+        source, dtype = fresh(value), data_dtype(value, self.dtype)
+        converted = self.backend.from_numpy(source, dtype)
+        self._sources[id(converted)] = _Handed(converted, source, dtype)
+        return converted
+
+    def handed(self, arrays: Mapping[str, object]) -> dict[str, _Handed]:
+        """Tensors this converter made, by name, each with its source."""
+        return {name: self._sources[id(value)] for name, value in arrays.items()}
+
+    def kept(self) -> dict[str, _Handed]:
+        """The converted x and y slices by name, each with its source."""
+        return {name: self._sources[id(value)] for name, value in self._kept.values()}
 
 
 def fresh(value: np.ndarray) -> np.ndarray:
@@ -177,12 +193,26 @@ def fresh(value: np.ndarray) -> np.ndarray:
     return copy
 
 
-def _check_unchanged(backend, arrays: Mapping, before: Mapping, when: str, what: str) -> None:
-    """A step must not write to its inputs: the harness trains and judges with them."""
-    for name, value in arrays.items():
-        now = host(backend, value, name)
-        if now.shape != before[name].shape or now.tobytes() != before[name].tobytes():
+def _check_unchanged(backend, handed: Mapping[str, _Handed], when: str, what: str) -> None:
+    """A step must not write to its inputs: the harness trains and judges with them. One host
+    copy of each, compared with its source in the dtype asked for; where the backend's own
+    conversion differs from NumPy's cast, the source is converted again to tell the two apart."""
+    for name, tensor in handed.items():
+        now = host(backend, tensor.converted, name)
+        if _same(now, tensor.source.astype(tensor.dtype, copy=False)):
+            continue
+        again = host(backend, backend.from_numpy(tensor.source, tensor.dtype), name)
+        if not _same(now, again):
             raise BadStepResult(f"{when}: the step changed its {what} {name} in place")
+
+
+def _same(now: np.ndarray, before: np.ndarray) -> bool:
+    """Bit for bit, in one dtype (a backend may hold int64 token ids as int32, say)."""
+    if now.shape != before.shape:
+        return False
+    if now.dtype != before.dtype:
+        before = before.astype(now.dtype)
+    return now.tobytes() == before.tobytes()
 
 
 def _checked(result, params: Mapping, index: int, backend, dtype: str, dtypes: bool = True):

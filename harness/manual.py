@@ -1,9 +1,11 @@
 """The hand-written backward, as a backend for any library that follows the Array API.
 
 One class serves NumPy, the strict reference namespace, and torch or JAX arrays without
-autograd: the namespace is resolved once per backend, and the network's `manual_step` does the
-rest. A plugin may pass `tune`, a function that swaps faster equivalents into the namespace
-(the NumPy plugin does); the float64 reference uses the plain namespace.
+autograd: the namespace is resolved once per backend, and the network's `manual_step`, traced
+into straight-line code once per network signature and input shape (`harness.generated`), does
+the rest. A plugin may pass `tune`, a function that swaps faster equivalents into the namespace
+(the NumPy plugin does); the float64 reference uses the plain namespace and runs the network's
+own code (`generated=False`), so that generated code is judged against the code it came from.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ class ManualBackend:
     """Optional: takes the resolved namespace, returns one with faster equivalent functions."""
     device: Any = None
     """Where `from_numpy` puts arrays (`"cuda"` for torch, say); None: the library's default."""
+    generated: bool = True
+    """The untraced step runs generated straight-line code; False: the network's own code."""
+    spelling: Callable[[], tuple[Any, dict[str, Any]]] | None = None
+    """Optional: returns (codegen target, the names its code reads), for generated code that
+    calls the library by its own spelling; None: every call through the namespace."""
     _xp: Any = field(default=None, init=False, repr=False, compare=False)
+    _steps: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def availability(self) -> Availability:
         try:
@@ -64,12 +72,22 @@ class ManualBackend:
         return to_numpy(array, home=lambda: self.namespace().asarray(0.0).device)
 
     def make_step(self, network, dtype: str, *, trace: bool = False):
+        """The generated step, made once per network signature (networks with one signature
+        compute one function); traced, or with `generated` off, the network's own code."""
         xp = self.namespace()
+        if trace or not self.generated:
 
-        def step(params, batch):
-            return network.manual_step(xp, params, batch, trace)
+            def step(params, batch):
+                return network.manual_step(xp, params, batch, trace)
 
-        return step
+            return step
+        key = (network.signature, dtype)
+        if key not in self._steps:
+            from harness.generated import manual_step
+
+            spelling = self.spelling() if self.spelling else None
+            self._steps[key] = manual_step(network, dtype, xp, spelling)
+        return self._steps[key]
 
 
 def _version(distribution: str) -> str:
@@ -79,5 +97,5 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
-REFERENCE = ManualBackend("reference", "numpy", "numpy")
+REFERENCE = ManualBackend("reference", "numpy", "numpy", generated=False)
 """The float64 NumPy manual backward every cell is compared against."""

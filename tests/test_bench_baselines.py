@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from harness_bench import steps
 from harness_bench.problem import EPS, IDIOMATIC_EPS, LOSS_SPEC, SIZES, Size, arrays, layer_specs
-from harness_bench.registry import native_variants
+from harness_bench.registry import SAME_MATHS, native_variants
 
 from harness import network
 from harness.manual import REFERENCE
@@ -49,7 +49,7 @@ def native_result(variant, size: Size, dtype: str):
 @pytest.mark.parametrize("variant", native_variants(), ids=lambda v: v.id)
 def test_native_step_matches_the_float64_reference(variant, dtype, size_name):
     size = CHECKED_SIZES[size_name]
-    eps = EPS if variant.flavour == "same-ops" else IDIOMATIC_EPS
+    eps = EPS if variant.flavour == SAME_MATHS else IDIOMATIC_EPS
     want_loss, want_grads = reference(size, eps)
     loss, grads = native_result(variant, size, dtype)
     tol = DEFAULT[dtype]

@@ -43,6 +43,14 @@ class Record:
     interleaved: dict | None = field(default=None, compare=False, hash=False)
     """The interleaved measurement behind either ratio, summarised (stability.Interleaved);
     None in runs from before the stability checks."""
+    interleaved_to_same_maths: float | None = None
+    """For a harness step: min / min of its library's same-maths native step (the seeds' maths
+    exactly), interleaved likewise."""
+    interleaved_same_maths: dict | None = field(default=None, compare=False, hash=False)
+    """The interleaved measurement behind that ratio; None in runs from before issue 17."""
+    reference_error: float | None = None
+    """For a same-maths native: its float64 step's distance from the float64 reference,
+    relative to each tensor's largest entry, checked at bench time."""
     threads: int = 0
     """Threads the libraries were told to use; 0: their default (runs before issue 11)."""
     series: str = ""
@@ -73,6 +81,12 @@ class Record:
         """Why its interleaved ratio is unstable (stability.judge); [] if stable or unchecked."""
         measured = self.measurement
         return measured.problems if measured else []
+
+    @property
+    def same_maths_problems(self) -> list[str]:
+        """Why its interleaved ratio to the same-maths native is unstable; [] if stable."""
+        data = self.interleaved_same_maths
+        return Interleaved.from_json(data).problems if data else []
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.bench import fmt, grid
 from harness.bench.results import SHAPES, SIZE_ORDER, Record, Results
-from harness.bench.stability import RETRIES
+from harness.bench.stability import RETRIES, Interleaved
 from harness.bench.targets import rows as target_rows
 
 X = fmt.TIMES
@@ -22,8 +22,11 @@ def report(results: Results) -> str:
         "call, fastest block against fastest block; (min) from the fastest samples of the two "
         f"benchmarks, taken one after the other. {X} fastest and {X} floor are of fastest "
         "samples; the floor is the step's matmul FLOPs at the fastest GEMM rate of this run. "
-        f"native is the library's idiomatic step, same-ops the Array-API operations written in "
-        f"it. An interleaved ratio marked `?` failed its stability checks after "
+        "native is the library's idiomatic step (the textbook loss, no eps), same-maths the "
+        "fastest native code for exactly the harness's maths (the seeds' eps inside the log, "
+        f"the exact gradient), checked against the float64 reference when it is timed; {X} "
+        "same-maths is a harness step against it, interleaved. An interleaved ratio marked "
+        "`?` failed its stability checks after "
         f"{RETRIES + 1} measurements (listed under *Unstable figures*) and is never a verdict.",
     ]
     parts += [_step_table(results, size) for size in SIZE_ORDER if results.of("step", size=size)]
@@ -76,6 +79,7 @@ def _step_table(results: Results, size: str, series: str = "") -> str:
         "median",
         "IQR",
         f"{X} native (interleaved)",
+        f"{X} same-maths (interleaved)",
         f"{X} native (min)",
         f"{X} fastest",
         f"{X} floor",
@@ -86,12 +90,20 @@ def _step_table(results: Results, size: str, series: str = "") -> str:
             _row(
                 *_timing(r),
                 checked(r.interleaved_to_native, r),
+                _same_maths_cell(r),
                 fmt.ratio(results.to_native(r)),
                 fmt.ratio(results.to_fastest(r)),
                 fmt.ratio(r.min / floor if floor else None),
             )
         )
     return head + "\n\n" + "\n".join(lines)
+
+
+def _same_maths_cell(r: Record) -> str:
+    value = r.interleaved_to_same_maths
+    if value is None:
+        return "-"
+    return fmt.ratio(value) + (" ?" if r.same_maths_problems else "")
 
 
 def checked(value: float | None, record: Record) -> str:
@@ -115,15 +127,23 @@ def _single_thread(results: Results) -> str:
 
 def _unstable(results: Results) -> str:
     """Every figure whose measurement failed the stability checks, with the reasons."""
-    records = [r for r in results.records if r.problems]
-    if not records:
+    lines = []
+    for r in sorted(results.records, key=lambda r: (r.kind, r.label, r.size, r.dtype, r.series)):
+        where = f"{r.size}, {r.dtype}{', ' + r.series if r.series else ''}"
+        if r.problems:
+            m = r.measurement
+            lines.append(
+                f"- {r.label}, {where}: {fmt.ratio(m.ratio)} after {m.attempts} measurements; "
+                + "; ".join(r.problems)
+            )
+        if r.same_maths_problems:
+            m = Interleaved.from_json(r.interleaved_same_maths)
+            lines.append(
+                f"- {r.label} / same-maths, {where}: {fmt.ratio(m.ratio)} after {m.attempts} "
+                "measurements; " + "; ".join(r.same_maths_problems)
+            )
+    if not lines:
         return ""
-    lines = [
-        f"- {r.label}, {r.size}, {r.dtype}{', ' + r.series if r.series else ''}: "
-        f"{fmt.ratio(r.measurement.ratio)} after {r.measurement.attempts} measurements; "
-        + "; ".join(r.problems)
-        for r in sorted(records, key=lambda r: (r.kind, r.label, r.size, r.dtype, r.series))
-    ]
     return "## Unstable figures\n\n" + "\n".join(lines)
 
 
@@ -214,7 +234,7 @@ def _targets_table(results: Results) -> str:
         lines.append(
             _row(row.target, row.size, row.dtype, show(row.figure), limit, row.verdict, note)
         )
-    return "## Targets (issues 11 and 4)\n\n" + "\n".join(lines)
+    return "## Targets (issues 17, 11 and 4)\n\n" + "\n".join(lines)
 
 
 def _skipped(results: Results) -> str:

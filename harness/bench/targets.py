@@ -21,6 +21,15 @@ OVERHEAD_LIMITS = {
     "jax": {"homework": 1.15, "medium": 1.05, "large": 1.05},
 }
 """Issue 11: harness <backend> step / idiomatic native step of its library, at most."""
+SAME_MATHS_LIMITS = {
+    "numpy": {"homework": 1.10, "medium": 1.05},
+    "torch": {"homework": 1.15, "medium": 1.05},
+    "jax": {"homework": 1.20, "medium": 1.05},
+}
+"""Issue 17: harness <backend> step / same-maths native step of its library (the seeds' loss
+with eps inside the log, the exact gradient), float32, at most. JAX's homework limit is looser
+because the harness's contract returns the softmax output, which the native does not."""
+SAME_MATHS_DTYPES = ("float32",)
 GRID_LIMIT, GRID_LIBRARIES = 1.15, ("numpy", "jax")
 """Issue 11: no shape of the batch x width grid beyond this, on these libraries."""
 FLOOR_LIMIT = 1.25
@@ -61,7 +70,7 @@ class Row:
 
 
 def rows(results: Results) -> list[Row]:
-    found = _overheads(results) + _grid(results) + _floor(results)
+    found = _same_maths(results) + _overheads(results) + _grid(results) + _floor(results)
     return found + _keras(results) + _fused(results)
 
 
@@ -75,6 +84,21 @@ def _overheads(results: Results) -> list[Row]:
                 what = f"harness {backend} step / native {backend} (interleaved)"
                 row = Row(what, size, dtype, figure, limits[size], True, problems=problems)
                 found.append(row)
+    return found
+
+
+def _same_maths(results: Results) -> list[Row]:
+    found = []
+    for backend, limits in SAME_MATHS_LIMITS.items():
+        for size, limit in limits.items():
+            for dtype in SAME_MATHS_DTYPES:
+                mine = results.of("step", role="harness", name=backend, size=size, dtype=dtype)
+                figure, problems = None, ()
+                if mine and mine[0].interleaved_to_same_maths is not None:
+                    figure = mine[0].interleaved_to_same_maths
+                    problems = tuple(mine[0].same_maths_problems)
+                what = f"harness {backend} step / native {backend} same-maths (interleaved)"
+                found.append(Row(what, size, dtype, figure, limit, True, problems=problems))
     return found
 
 
