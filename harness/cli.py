@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="one HTML page of one or more runs' JSON, and what changed")
     page.add_arguments(p)
     p.set_defaults(command=page.run)
+
+    from harness.fuzz import command as fuzz  # standard library only; the rest loads on run
+
+    p = sub.add_parser("fuzz", help="drawn networks on chosen backends; disagreements as cases")
+    fuzz.add_arguments(p)
+    p.set_defaults(command=fuzz.run)
     return parser
 
 

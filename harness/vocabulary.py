@@ -23,6 +23,10 @@ Interface (a layer spec is a table `{"type": NAME, field: value, ...}`):
     width); `width_out`: the field that gives the output's width (None: the input's);
     `new_axis`: its output has one more axis than its input (token ids in, vectors out, the
     width `width_out` gives). Every other axis passes through unchanged.
+  - `kinks`: input values where its gradient jumps (ReLU: 0): a generator keeps the inputs
+    it draws either exactly on a kink or clear of it, where rounding cannot cross it;
+    `unstable(x)`: why an input x (NumPy, float64) is one where another library's rounding
+    is magnified past any tolerance ('' where it is not): a generator keeps off it too;
   - `make(spec, site)`: the `layers.Layer`, given `Site(index, names, span)`: its index in
     the network's flat list, its parameters' names by stem, and (for a block) how many layers
     of the flat list are its own.
@@ -106,6 +110,8 @@ class LayerKind:
     width_in: str | None = None
     width_out: str | None = None
     new_axis: bool = False
+    kinks: tuple[float, ...] = ()
+    unstable: Callable[[Any], str] | None = None
 
     @property
     def block(self) -> str | None:
@@ -150,6 +156,20 @@ def output_shape(kind: LayerKind, spec: Mapping[str, Any], shape: Shape) -> Shap
 
 # ---- the declarations ----
 
+FLAT_ROW = 1e-2
+"""A row whose standard deviation is under this share of its largest magnitude is flat."""
+
+
+def _flat_rows(x: Any) -> str:
+    """LayerNorm divides x - mean by the row's standard deviation: on a (nearly) constant row
+    that is rounding noise over about sqrt(eps), which libraries that round x - mean otherwise
+    (torch's fused x * rstd - mean * rstd) leave up to 1/sqrt(eps) times larger."""
+    spread, largest = x.std(axis=-1), abs(x).max(axis=-1)
+    if (spread >= FLAT_ROW * largest).all():
+        return ""
+    return f"a row of its input is flat (its standard deviation under {FLAT_ROW:g} of its maximum)"
+
+
 WIDTH = Field(int, Range(1), draw=Range(1, 64))
 """A layer width: any positive integer in a case file; 1 to 64 when drawn."""
 UNIT_OPEN = Range(0.0, 1.0, open_low=True, open_high=True)
@@ -174,7 +194,13 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 width_in="in",
                 width_out="out",
             ),
-            LayerKind("relu", "ReLU", "max(x, 0), gradient 0 at 0", lambda spec, site: L.relu()),
+            LayerKind(
+                "relu",
+                "ReLU",
+                "max(x, 0), gradient 0 at 0",
+                lambda spec, site: L.relu(),
+                kinks=(0.0,),
+            ),
             LayerKind("sigmoid", "Sigmoid", "1 / (1 + exp(-x))", lambda spec, site: L.sigmoid()),
             LayerKind(
                 "dropout",
@@ -207,6 +233,7 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 params=lambda spec, width: {"gamma": (spec["size"],), "beta": (spec["size"],)},
                 draws={"gamma": Draw(0.5, 1.5), "beta": Draw(-0.5, 0.5)},
                 width_in="size",
+                unstable=_flat_rows,
             ),
             LayerKind(
                 "log_softmax",

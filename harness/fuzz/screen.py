@@ -1,0 +1,181 @@
+"""Keep false alarms out: how far rounding alone moves an example, measured before it runs.
+
+Two probes run the float64 reference's own code (NumPy, manual backward) here: once on the
+example's inputs and parameters each moved at random by up to half a float32 ulp (what
+rounding to float32 does; values float32 holds exactly move too), once computing in float32
+throughout. Their largest elementwise distance from the float64
+reference, `e`, is what rounding alone does to each tensor; for float64 it is scaled by
+eps64 / eps32. A dtype is judged with the default tolerance when SAFETY * e is within it
+everywhere (|a - b| <= atol + rtol |b|); else both rtol and atol are widened by the power of
+ten that brings it within, written into the case as a `[tolerance]` override with its reason;
+past MAX_WIDENING the dtype is skipped for the example, as ill-conditioned. An example whose
+reference is not finite, that puts a kinked layer's input (ReLU's) near its kink without
+being exactly on it in both precisions, or that hands a layer an input its kind declares
+unstable (LayerNorm's flat rows, where libraries' rounding differs by up to 1/sqrt(eps)), is
+not judged at all: probes of one implementation cannot see how far another's rounding goes
+there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness import driver
+from harness import vocabulary as V
+from harness.cases import Case
+from harness.fuzz.example import Widened
+from harness.manual import REFERENCE
+from harness.tasks import batches
+from harness.tolerance import DEFAULT, Tolerance
+
+SAFETY = 10.0
+"""How far below the tolerance the measured rounding error must stay: another library's
+float32 sums in another order, with other kernels, and may err a few times more."""
+MAX_WIDENING = 100.0
+KINK_MARGIN = 1e-4
+"""An input this close to a kink (relative to its tensor's largest value) and not on it
+could cross it under another library's rounding, where the gradient jumps."""
+EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
+
+
+@dataclass
+class Screening:
+    rejected: str = ""
+    """Why the example is not judged at all (empty: it is)."""
+    category: str = ""
+    """The reason in a few words, for counting."""
+    widened: dict[str, Widened] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    """dtype -> why it is not judged in that dtype."""
+
+
+def screen(case: Case, reference, dtypes) -> Screening:
+    """How the example may be judged in each dtype; `reference(case, run)` is the float64
+    reference's tensors of a run (the judge's own, cached)."""
+    result = Screening()
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        expected = {run.name: reference(case, run.name) for run in case.runs}
+        if not all(np.all(np.isfinite(v)) for t in expected.values() for v in t.values()):
+            result.rejected = "the float64 reference is not finite"
+            result.category = "reference not finite"
+            return result
+        if kink := _near_kink(case):
+            result.rejected, result.category = kink, "near a kink"
+            return result
+        if unstable := _unstable(case):
+            result.rejected, result.category = unstable, "unstable input"
+            return result
+        probes = [_run(_perturbed(case), "float64"), _run(case, "float32")]
+    for dtype in dtypes:
+        worst = _worst(expected, probes, EPS[dtype] / EPS["float32"], DEFAULT[dtype])
+        factor, tensor, error = worst
+        if factor <= 1.0:
+            continue
+        widen = 10.0 ** math.ceil(math.log10(factor)) if math.isfinite(factor) else math.inf
+        if widen > MAX_WIDENING:
+            result.skipped[dtype] = (
+                f"ill-conditioned in {dtype}: rounding alone moves {tensor} by {error:.1e}, "
+                f"{SAFETY:g} times that is over {MAX_WIDENING:g} times the tolerance"
+            )
+            continue
+        base = DEFAULT[dtype]
+        why = (
+            f"harness fuzz: rounding alone moves {tensor} by {error:.1e} (float32 probes"
+            f"{', scaled to float64' if dtype == 'float64' else ''}); "
+            f"{SAFETY:g} times that needs the tolerance widened {widen:g} times"
+        )
+        result.widened[dtype] = Widened(Tolerance(base.rtol * widen, base.atol * widen), why)
+    return result
+
+
+def _run(case: Case, dtype: str) -> dict[str, dict[str, np.ndarray]]:
+    try:
+        return driver.run_case(REFERENCE, case, dtype)
+    except (ArithmeticError, ValueError, driver.InRun):
+        return {}
+
+
+def _perturbed(case: Case) -> Case:
+    """The case with every float input moved by up to one float32 rounding, at random
+    (token ids stay exact): values float32 holds exactly move too."""
+    rng = np.random.default_rng(0)
+
+    def f32(a: np.ndarray) -> np.ndarray:
+        if a.dtype.kind in "iu":
+            return a
+        return a * (1.0 + EPS["float32"] / 2 * rng.uniform(-1.0, 1.0, a.shape))
+
+    params = {name: f32(value) for name, value in case.params.items()}
+    runs = tuple(dataclasses.replace(r, x=f32(r.x), y=f32(r.y)) for r in case.runs)
+    return dataclasses.replace(case, params=params, runs=runs)
+
+
+def _worst(expected, probes, scale: float, tol: Tolerance) -> tuple[float, str, float]:
+    """(factor, tensor, error): how many times SAFETY x the probes' scaled error exceeds
+    the tolerance at its worst element, where, and that error."""
+    worst = (0.0, "", 0.0)
+    for run, tensors in expected.items():
+        for name, value in tensors.items():
+            got = [p.get(run, {}).get(name) for p in probes]
+            if any(g is None or g.shape != value.shape for g in got):
+                return math.inf, f"{run}/{name}", math.inf
+            error = np.max([np.abs(g.astype(np.float64) - value) for g in got], axis=0)
+            error = np.where(np.isfinite(error), error, np.inf) * scale
+            need = SAFETY * error / (tol.atol + tol.rtol * np.abs(value))
+            at = int(np.argmax(need)) if need.size else 0
+            if need.size and need.flat[at] > worst[0]:
+                worst = (float(need.flat[at]), f"{run}/{name}", float(error.flat[at]))
+    return worst
+
+
+def _near_kink(case: Case) -> str:
+    """Why a kinked layer's input at the first step is too near a kink, or ''."""
+    kinked = {k.label: k.kinks for k in V.LAYERS.values() if k.kinks}
+    if not any(layer.kind in kinked for layer in case.network.layers):
+        return ""
+    for run in case.runs:
+        batch = next(batches(case.network, run))
+        inputs = {dtype: _inputs(case, batch, dtype) for dtype in (np.float64, np.float32)}
+        for j, layer in enumerate(case.network.layers):
+            for kink in kinked.get(layer.kind, ()):
+                v64, v32 = inputs[np.float64][j], inputs[np.float32][j]
+                scale = float(np.max(np.abs(v64), initial=0.0))
+                on = (v64 == kink) & (v32 == kink)
+                near = np.abs(v64 - kink) < KINK_MARGIN * scale
+                if np.any(near & ~on):
+                    where = f"an input of {case.network.label(j)}"
+                    return f"{where} is within {KINK_MARGIN:g} of its kink at {kink:g}"
+    return ""
+
+
+def _unstable(case: Case) -> str:
+    """Why a layer's input at the first step is one its kind declares unstable, or ''."""
+    checks = {k.label: k.unstable for k in V.LAYERS.values() if k.unstable}
+    if not any(layer.kind in checks for layer in case.network.layers):
+        return ""
+    for run in case.runs:
+        inputs = _inputs(case, next(batches(case.network, run)), np.float64)
+        for j, layer in enumerate(case.network.layers):
+            if layer.kind in checks and (why := checks[layer.kind](inputs[j])):
+                return f"{case.network.label(j)}: {why}"
+    return ""
+
+
+def _inputs(case: Case, batch, dtype) -> list[np.ndarray]:
+    """Each layer's input at the first step, computed in `dtype`."""
+
+    def cast(a):
+        return a if a.dtype.kind in "iu" else a.astype(dtype)
+
+    params = {k: cast(v) for k, v in case.params.items()}
+    data = {k: cast(v) for k, v in batch.items()}
+    _, _, activations = case.network.forward(np, params, data)
+    outputs = [a for (role, _), a in zip(case.network.points, activations, strict=True)
+               if role == "output"]  # fmt: skip
+    return [data["x"], *outputs[:-1]]
