@@ -135,12 +135,14 @@ def _keep(runner, judge, finding, args) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
     example, cell = finding.example, finding.verdict.failures[0]
     name = f"fuzz-{finding.backend}-seed{args.seed}"
-    command = f"harness fuzz --backend {finding.backend} --seed {args.seed}"
+    options = f"--backend {finding.backend} --examples {args.examples} --seed {args.seed}"
+    command = f"harness fuzz {options}"
     rows = example.x.shape[0]
     found = (
         f"Found by harness fuzz, seed {args.seed} (example {finding.found_at}): "
         f"{finding.backend} disagrees with the float64 reference in {finding.dtype}. "
-        f"Shrunk to {depth(example)} layers and {rows} rows: {describe(example)}."
+        f"Shrunk to {_count(depth(example), 'layer')} and {_count(rows, 'row')}: "
+        f"{describe(example)}."
     )
     description = textwrap.fill(found.replace("\\", "/").replace('"""', "'''"), 95)
     provenance = {
@@ -159,3 +161,7 @@ def _keep(runner, judge, finding, args) -> Path:
     if diverged := report.divergences(cells):
         print(diverged)
     return path
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"

@@ -38,8 +38,8 @@ SAFETY = 10.0
 float32 sums in another order, with other kernels, and may err a few times more."""
 MAX_WIDENING = 100.0
 KINK_MARGIN = 1e-4
-"""An input this close to a kink (relative to its tensor's largest value) and not on it
-could cross it under another library's rounding, where the gradient jumps."""
+"""An input this close to a kink (relative to its tensor's largest value, or 1) and not on
+it could cross it under another library's rounding, where the gradient jumps."""
 EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
 
 
@@ -145,7 +145,7 @@ def _near_kink(case: Case) -> str:
         for j, layer in enumerate(case.network.layers):
             for kink in kinked.get(layer.kind, ()):
                 v64, v32 = inputs[np.float64][j], inputs[np.float32][j]
-                scale = float(np.max(np.abs(v64), initial=0.0))
+                scale = float(np.max(np.abs(v64), initial=1.0))
                 on = (v64 == kink) & (v32 == kink)
                 near = np.abs(v64 - kink) < KINK_MARGIN * scale
                 if np.any(near & ~on):

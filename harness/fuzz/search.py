@@ -103,7 +103,8 @@ def _own_pass(judge: Judge, finding: Finding, say: Callable[[str], None]) -> Fin
     verdict = judge(simpler, only=key)
     if not verdict.failures:  # a flaky backend: keep what Hypothesis left
         simpler, verdict = before, finding.verdict
-    say(f"{finding.backend} {finding.dtype}: shrunk to {depth(simpler)} layers, "
+    layers = depth(simpler)
+    say(f"{finding.backend} {finding.dtype}: shrunk to {layers} layer{'s' * (layers != 1)}, "
         f"x {'x'.join(map(str, simpler.x.shape))}")  # fmt: skip
     return Finding(finding.backend, finding.dtype, verdict.example, verdict, finding.found_at)
 

@@ -89,10 +89,12 @@ def _rows(example: Example, keep: int) -> Example:
 
 
 def _simpler_values(example: Example) -> Iterator[Example]:
-    """One array at a time rounded to 1, then 2, decimals (x, then each layer's)."""
+    """One array at a time rounded to 1, then 2, decimals (x, y, then each layer's)."""
     if example.x.dtype.kind == "f":
         for rounded in _rounded(example.x):
             yield dataclasses.replace(example, x=rounded)
+    for rounded in _rounded(example.y):  # one-hot targets are already round
+        yield dataclasses.replace(example, y=rounded)
     for path, layer in _paths(example.layers):
         for stem, value in layer.params.items():
             for rounded in _rounded(value):

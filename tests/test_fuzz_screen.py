@@ -1,0 +1,99 @@
+"""The fuzzer's screen keeps ill-conditioned examples from being judged as disagreements: a
+ReLU input near its kink, LayerNorm on a flat row and a non-finite reference are not judged;
+an exact zero at ReLU is; rounding that eats into the tolerance widens it in the case file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import cases
+from harness.fuzz.example import Example, Layer, case_text
+from harness.fuzz.screen import MAX_WIDENING, screen
+from harness.matrix import Reference
+from harness.protocol import DTYPES
+from harness.tolerance import DEFAULT
+
+PROVENANCE = {"seed": "test", "where": "tests/test_fuzz_screen.py", "printed": "nothing"}
+
+
+def screened(tmp_path, layers, x, y, loss=None):
+    example = Example(
+        tuple(layers),
+        loss or {"type": "squared_error", "reduction": "sum"},
+        np.array(x, dtype=float),
+        np.array(y, dtype=float),
+        {"kind": "gradient"},
+    )
+    path = tmp_path / "example.toml"
+    path.write_text(case_text(example, "screened", PROVENANCE))
+    reference = Reference()
+    case = cases.load(path)
+    return screen(case, lambda c, run: reference.get(c, run).tensors, DTYPES)
+
+
+def linear(w, b=None):
+    w = np.array(w, dtype=float)
+    spec = {"type": "linear", "in": w.shape[0], "out": w.shape[1], "bias": b is not None}
+    params = {"w": w, **({"b": np.array(b, dtype=float)} if b is not None else {})}
+    return Layer(spec, params)
+
+
+RELU = Layer({"type": "relu"})
+
+
+def test_a_relu_input_exactly_on_its_kink_is_judged(tmp_path):
+    result = screened(tmp_path, [linear([[1.0, -2.0]]), RELU], [[0.0], [1.5]], [[1.0, 2.0]] * 2)
+    assert not result.rejected and not result.skipped and not result.widened
+
+
+def test_a_relu_input_just_off_its_kink_is_not(tmp_path):
+    layers = [linear([[1.0]], [-0.4999999]), RELU]
+    result = screened(tmp_path, layers, [[0.5], [2.0]], [[1.0], [2.0]])
+    assert "layer 1 (ReLU) is within 0.0001 of its kink at 0" in result.rejected
+
+
+def test_layer_norm_on_a_flat_row_is_not_judged(tmp_path):
+    norm = Layer(
+        {"type": "layer_norm", "size": 1, "eps": 1e-6},
+        {"gamma": np.array([1.2]), "beta": np.array([0.1])},
+    )
+    result = screened(tmp_path, [norm], [[0.7], [-0.3]], [[1.0], [2.0]])
+    assert "layer 0 (LayerNorm): a row of its input is flat" in result.rejected
+
+
+def test_rounding_that_eats_into_the_tolerance_widens_it_or_skips_the_dtype(tmp_path):
+    """pred - y cancels to 1e-2 of each: float32 rounding of x, w and y moves the gradient
+    by about 1e-5 of it, within float32's rtol but not ten times within; far worse, 1e-4 of
+    each, is past any widening. Float64 has room for both."""
+    mild = screened(tmp_path, [linear([[1.01, 0.99]])], [[10.0]], [[10.2, 9.8]])
+    assert not mild.rejected and not mild.skipped and set(mild.widened) == {"float32"}
+    widened = mild.widened["float32"]
+    assert DEFAULT["float32"].rtol < widened.tolerance.rtol <= MAX_WIDENING * 2e-5
+    assert "rounding alone moves drawn/grad.w1" in widened.why
+    bad = screened(tmp_path, [linear([[1.0001, 0.9999]])], [[10.0]], [[10.002, 9.998]])
+    assert set(bad.skipped) == {"float32"} and "ill-conditioned in float32" in bad.skipped["float32"]
+
+
+@pytest.mark.parametrize("scale", [1e200])
+def test_a_reference_that_is_not_finite_is_not_judged(tmp_path, scale):
+    result = screened(tmp_path, [linear([[scale]])], [[scale]], [[0.0]])
+    assert result.rejected == "the float64 reference is not finite"
+
+
+def test_a_widened_tolerance_is_written_into_the_case_with_its_reason(tmp_path):
+    mild = screened(tmp_path, [linear([[1.01, 0.99]])], [[10.0]], [[10.2, 9.8]])
+    example = Example(
+        (linear([[1.01, 0.99]]),),
+        {"type": "squared_error", "reduction": "sum"},
+        np.array([[10.0]]),
+        np.array([[10.2, 9.8]]),
+        {"kind": "gradient"},
+        mild.widened,
+    )
+    path = tmp_path / "widened.toml"
+    path.write_text(case_text(example, "widened", PROVENANCE))
+    case = cases.load(path)
+    assert case.tolerance_for("float32") == mild.widened["float32"].tolerance
+    assert case.tolerance_for("float64") == DEFAULT["float64"]
+    assert "[tolerance.float32]" in path.read_text() and "why = " in path.read_text()
