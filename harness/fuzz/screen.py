@@ -1,19 +1,19 @@
 """Keep false alarms out: how far rounding alone moves an example, measured before it runs.
 
-Two probes run the float64 reference's own code (NumPy, manual backward) here: once on the
-example's inputs and parameters each moved at random by up to half a float32 ulp (what
-rounding to float32 does; values float32 holds exactly move too), once computing in float32
-throughout. Their largest elementwise distance from the float64
-reference, `e`, is what rounding alone does to each tensor; for float64 it is scaled by
-eps64 / eps32. A dtype is judged with the default tolerance when SAFETY * e is within it
-everywhere (|a - b| <= atol + rtol |b|); else both rtol and atol are widened by the power of
-ten that brings it within, written into the case as a `[tolerance]` override with its reason;
-past MAX_WIDENING the dtype is skipped for the example, as ill-conditioned. An example whose
-reference is not finite, that puts a kinked layer's input (ReLU's) near its kink without
-being exactly on it in both precisions, or that hands a layer an input its kind declares
-unstable (LayerNorm's flat rows, where libraries' rounding differs by up to 1/sqrt(eps)), is
-not judged at all: probes of one implementation cannot see how far another's rounding goes
-there.
+Probes run the float64 reference's own code (NumPy, manual backward) here. For float32: once
+on the example's inputs and parameters each moved at random by up to half a float32 ulp
+(what rounding to float32 does; values float32 holds exactly move too), once computing in
+float32 throughout. For float64: once on inputs moved by up to NUDGE, what that does scaled
+down to half a float64 ulp. The largest elementwise distance from the float64 reference, `e`,
+is what rounding alone does to each tensor. A dtype is judged with the default tolerance when
+SAFETY * e is within it everywhere (|a - b| <= atol + rtol |b|); else both rtol and atol are
+widened by the power of ten that brings it within, written into the case as a `[tolerance]`
+override with its reason; past MAX_WIDENING the dtype is skipped for the example, as
+ill-conditioned. An example whose reference is not finite, that puts a kinked layer's input
+(ReLU's) near its kink without being exactly on it in both precisions, or that hands a layer
+an input its kind declares unstable (LayerNorm's flat rows, where libraries' rounding differs
+by up to 1/sqrt(eps)), is not judged at all: probes of one implementation cannot see how far
+another's rounding goes there.
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ KINK_MARGIN = 1e-4
 """An input this close to a kink (relative to its tensor's largest value, or 1) and not on
 it could cross it under another library's rounding, where the gradient jumps."""
 EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
+ROUNDING = EPS["float32"] / 2
+"""The float32 probe moves each input by up to this relative amount: one rounding."""
+NUDGE = 2.0**-30
+"""The float64 probe moves each input by up to this relative amount, far above float64's
+own rounding and small enough to stay linear, and scales what it sees by (eps64 / 2) / NUDGE:
+float32's saturations and underflows, which float64 does not share, stay out of it."""
 
 
 @dataclass
@@ -71,9 +77,12 @@ def screen(case: Case, reference, dtypes) -> Screening:
         if unstable := _unstable(case):
             result.rejected, result.category = unstable, "unstable input"
             return result
-        probes = [_run(_perturbed(case), "float64"), _run(case, "float32")]
+        probes = {
+            "float32": ([_run(_perturbed(case, ROUNDING), "float64"), _run(case, "float32")], 1.0),
+            "float64": ([_run(_perturbed(case, NUDGE), "float64")], EPS["float64"] / 2 / NUDGE),
+        }
     for dtype in dtypes:
-        worst = _worst(expected, probes, EPS[dtype] / EPS["float32"], DEFAULT[dtype])
+        worst = _worst(expected, *probes[dtype], DEFAULT[dtype])
         factor, tensor, error = worst
         if factor <= 1.0:
             continue
@@ -86,8 +95,7 @@ def screen(case: Case, reference, dtypes) -> Screening:
             continue
         base = DEFAULT[dtype]
         why = (
-            f"harness fuzz: rounding alone moves {tensor} by {error:.1e} (float32 probes"
-            f"{', scaled to float64' if dtype == 'float64' else ''}); "
+            f"harness fuzz: rounding alone moves {tensor} by {error:.1e} ({dtype} probes); "
             f"{SAFETY:g} times that needs the tolerance widened {widen:g} times"
         )
         result.widened[dtype] = Widened(Tolerance(base.rtol * widen, base.atol * widen), why)
@@ -101,15 +109,15 @@ def _run(case: Case, dtype: str) -> dict[str, dict[str, np.ndarray]]:
         return {}
 
 
-def _perturbed(case: Case) -> Case:
-    """The case with every float input moved by up to one float32 rounding, at random
-    (token ids stay exact): values float32 holds exactly move too."""
+def _perturbed(case: Case, relative: float) -> Case:
+    """The case with every float input moved at random by up to `relative` of itself (token
+    ids stay exact): values float32 holds exactly move too."""
     rng = np.random.default_rng(0)
 
     def f32(a: np.ndarray) -> np.ndarray:
         if a.dtype.kind in "iu":
             return a
-        return a * (1.0 + EPS["float32"] / 2 * rng.uniform(-1.0, 1.0, a.shape))
+        return a * (1.0 + relative * rng.uniform(-1.0, 1.0, a.shape))
 
     params = {name: f32(value) for name, value in case.params.items()}
     runs = tuple(dataclasses.replace(r, x=f32(r.x), y=f32(r.y)) for r in case.runs)
