@@ -7,6 +7,7 @@ rest load when the command runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import tempfile
@@ -133,7 +134,10 @@ def _keep(runner, judge, finding, args) -> Path:
     from harness.fuzz.example import depth, describe
 
     args.out.mkdir(parents=True, exist_ok=True)
-    example, cell = finding.example, finding.verdict.failures[0]
+    cell = finding.verdict.failures[0]
+    # a dtype too ill-conditioned to search in is kept with the tolerance it needs, and why
+    tolerance = {**finding.example.tolerance, **finding.verdict.needed}
+    example = dataclasses.replace(finding.example, tolerance=tolerance)
     name = f"fuzz-{finding.backend}-seed{args.seed}"
     options = f"--backend {finding.backend} --examples {args.examples} --seed {args.seed}"
     command = f"harness fuzz {options}"

@@ -31,6 +31,8 @@ class Verdict:
     cells: list = field(default_factory=list)
     rejected: str = ""
     skipped: dict[str, str] = field(default_factory=dict)
+    needed: dict = field(default_factory=dict)
+    """The tolerance each skipped dtype would need (`Screening.needed`)."""
 
     @property
     def failures(self) -> list:
@@ -73,7 +75,7 @@ class Judge:
             self.counts.update(f"{d} skipped: ill-conditioned" for d in screening.skipped)
             self.counts.update(f"{d} widened" for d in screening.widened)
             self.counts.update(f"cell {cell.status}" for cell in cells)
-        return Verdict(example, path, cells, skipped=screening.skipped)
+        return Verdict(example, path, cells, skipped=screening.skipped, needed=screening.needed)
 
     def write(self, example: Example, directory: Path | None = None, name: str = "",
               description: str = "a drawn example", provenance=PROVENANCE) -> Path:  # fmt: skip

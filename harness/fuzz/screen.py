@@ -5,15 +5,17 @@ on the example's inputs and parameters each moved at random by up to half a floa
 (what rounding to float32 does; values float32 holds exactly move too), once computing in
 float32 throughout. For float64: once on inputs moved by up to NUDGE, what that does scaled
 down to half a float64 ulp. The largest elementwise distance from the float64 reference, `e`,
-is what rounding alone does to each tensor. A dtype is judged with the default tolerance when
-SAFETY * e is within it everywhere (|a - b| <= atol + rtol |b|); else both rtol and atol are
-widened by the power of ten that brings it within, written into the case as a `[tolerance]`
-override with its reason; past MAX_WIDENING the dtype is skipped for the example, as
-ill-conditioned. An example whose reference is not finite, that puts a kinked layer's input
-(ReLU's) near its kink without being exactly on it in both precisions, or that hands a layer
-an input its kind declares unstable (LayerNorm's flat rows, where libraries' rounding differs
-by up to 1/sqrt(eps)), is not judged at all: probes of one implementation cannot see how far
-another's rounding goes there.
+is what rounding alone does to each tensor. A dtype is judged with the default tolerance
+(float64's atol raised to SAFETY ulps of the largest value any tensor holds, where that is
+more: rounding is bounded by the values an element is computed from, not by the element)
+when SAFETY * e is within it everywhere (|a - b| <= atol + rtol |b|); else both rtol and
+atol are widened by the power of ten that brings it within, written into the case as a
+`[tolerance]` override with its reason; past MAX_WIDENING the dtype is skipped for the
+example, as ill-conditioned. An example whose reference is not finite, that puts a kinked
+layer's input (ReLU's) near its kink without being exactly on it in both precisions, or that
+hands a layer an input its kind declares unstable (LayerNorm's flat rows, where libraries'
+rounding differs by up to 1/sqrt(eps)), is not judged at all: probes of one implementation
+cannot see how far another's rounding goes there.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class Screening:
     widened: dict[str, Widened] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     """dtype -> why it is not judged in that dtype."""
+    needed: dict[str, Widened] = field(default_factory=dict)
+    """For a skipped dtype, the tolerance it would need (a case kept from the example says
+    so, so that correct backends pass it in every dtype)."""
 
 
 def screen(case: Case, reference, dtypes) -> Screening:
@@ -81,25 +86,45 @@ def screen(case: Case, reference, dtypes) -> Screening:
             "float32": ([_run(_perturbed(case, ROUNDING), "float64"), _run(case, "float32")], 1.0),
             "float64": ([_run(_perturbed(case, NUDGE), "float64")], EPS["float64"] / 2 / NUDGE),
         }
+    largest = max((float(np.max(np.abs(v), initial=0.0)) for t in expected.values()
+                   for v in t.values()), default=0.0)  # fmt: skip
     for dtype in dtypes:
-        worst = _worst(expected, *probes[dtype], DEFAULT[dtype])
-        factor, tensor, error = worst
-        if factor <= 1.0:
-            continue
-        widen = 10.0 ** math.ceil(math.log10(factor)) if math.isfinite(factor) else math.inf
+        base, why = (
+            _norm_wise(DEFAULT[dtype], largest) if dtype == "float64" else (DEFAULT[dtype], [])
+        )
+        factor, tensor, error = _worst(expected, *probes[dtype], base)
+        widen = 1.0
+        if factor > 1.0:
+            widen = 10.0 ** math.ceil(math.log10(factor)) if math.isfinite(factor) else math.inf
+            why.append(
+                f"rounding alone moves {tensor} by {error:.1e} ({dtype} probes), "
+                f"{SAFETY:g} times that needs the tolerance widened {widen:g} times"
+            )
+        tolerance = Tolerance(base.rtol * widen, base.atol * widen)
+        widened = Widened(tolerance, "harness fuzz: " + "; ".join(why))
         if widen > MAX_WIDENING:
             result.skipped[dtype] = (
                 f"ill-conditioned in {dtype}: rounding alone moves {tensor} by {error:.1e}, "
                 f"{SAFETY:g} times that is over {MAX_WIDENING:g} times the tolerance"
             )
-            continue
-        base = DEFAULT[dtype]
-        why = (
-            f"harness fuzz: rounding alone moves {tensor} by {error:.1e} ({dtype} probes); "
-            f"{SAFETY:g} times that needs the tolerance widened {widen:g} times"
-        )
-        result.widened[dtype] = Widened(Tolerance(base.rtol * widen, base.atol * widen), why)
+            if math.isfinite(widen):
+                result.needed[dtype] = widened
+        elif tolerance != DEFAULT[dtype]:
+            result.widened[dtype] = widened
     return result
+
+
+def _norm_wise(tol: Tolerance, largest: float) -> tuple[Tolerance, list[str]]:
+    """float64's atol raised to SAFETY ulps of the largest value any tensor holds, when that
+    is more: rounding is bounded by the values an element is computed from, not by the
+    element (1 - tanh(x)**2 at saturation cancels to 1e-9 and keeps an ulp of 1), and the
+    float64 probe, which moves only the inputs, cannot see another library's rounding inside.
+    Float32's probe computes in float32 throughout, and sees it."""
+    floor = SAFETY * EPS["float64"] * largest
+    if floor <= tol.atol:
+        return tol, []
+    reason = f"atol {floor:.1e}, {SAFETY:g} float64 ulps of the largest value, {largest:.1e}"
+    return Tolerance(tol.rtol, floor), [reason]
 
 
 def _run(case: Case, dtype: str) -> dict[str, dict[str, np.ndarray]]:

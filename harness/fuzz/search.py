@@ -95,8 +95,14 @@ def _own_pass(judge: Judge, finding: Finding, say: Callable[[str], None]) -> Fin
     key = (finding.backend, finding.dtype)
     before = finding.example
 
+    judged_everywhere = not finding.verdict.skipped
+
     def fails(candidate: Example) -> bool:
+        """Still fails; and judged in every dtype if the example was."""
         verdict = judge(candidate, only=key)
+        if judged_everywhere and verdict.failures:
+            verdict = judge(candidate)
+            return bool(verdict.failures) and not verdict.skipped
         return bool(verdict.failures)
 
     simpler = simplify(before, fails)
