@@ -149,3 +149,13 @@ def test_a_case_file_round_trips_the_example_exactly(tmp_path):
             assert loaded.shape == value.shape and (loaded == value).all(), name
 
     check()
+
+
+def test_a_dtype_a_backend_lacks_is_skipped_with_the_reason(install_plugins, tmp_path, capsys):
+    install_plugins({"float32-only": "broken_backends.float32_only:backend"})
+    args = ["fuzz", "--backend", "float32-only", "--examples", "10", "--out", str(tmp_path)]
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    assert "float32-only: float64 skipped: the backend does not support it" in captured.err
+    assert "cell pass" in captured.out and "cell skip" in captured.out
+    assert "fail" not in captured.out
