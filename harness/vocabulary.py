@@ -34,7 +34,9 @@ Interface (a layer spec is a table `{"type": NAME, field: value, ...}`):
   should put last, whose output the loss expects: probabilities, log-probabilities) and
   `targets` ("distribution": each row of y sums to 1; "real": any numbers).
 - `OPTIMIZERS[NAME]` is an `OptimizerKind`: `fields` and `make(spec)`, for a task's
-  `optimizer = {type = NAME, ...}`.
+  `optimizer = {type = NAME, ...}`; `unstable(grads)`: why first-step gradients (NumPy, by
+  parameter name) are ones where another library's rounding moves its step past any
+  tolerance ('' where they are not): a generator keeps off them.
 - `output_shape(kind, spec, shape)` is the shape a leaf kind gives for an input shape, or a
   ValueError saying why it does not take it; `INPUT_DRAW` is the range float inputs are drawn
   from.
@@ -127,6 +129,7 @@ class OptimizerKind:
     what: str
     make: Callable[[Mapping[str, Any]], optimizers.Optimizer]
     fields: Mapping[str, Field] = field(default_factory=dict)
+    unstable: Callable[[Mapping[str, Any]], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,20 @@ LOSSES: Mapping[str, LossKind] = MappingProxyType(
 )
 """Every loss kind, by its spec `type`."""
 
+NEAR_ZERO = 1e-6
+"""A gradient element under this share of the largest is about 0, for Adam."""
+
+
+def _near_zero_gradient(grads: Mapping[str, Any]) -> str:
+    """Adam's first step is g / (|g| + eps): an element of about 0 (or exactly 0 by a symmetry
+    that one library's rounding keeps and another's breaks) turns noise into a step of lr."""
+    largest = max((float(abs(g).max()) for g in grads.values() if g.size), default=0.0)
+    for name, g in grads.items():
+        if g.size and (abs(g) <= NEAR_ZERO * largest).any():
+            return f"an element of grad.{name} is within {NEAR_ZERO:g} of 0, relative to the most"
+    return ""
+
+
 LR = Field(float, Range(0.0, 10.0, open_low=True), Range(1e-4, 0.5))
 """A learning rate: positive and at most 10 (more is a typo that trains to inf)."""
 DECAY = Field(float, Range(0.0, 1.0, open_high=True), Range(0.5, 0.999))
@@ -337,6 +354,7 @@ OPTIMIZERS: Mapping[str, OptimizerKind] = MappingProxyType(
                 "beta2": DECAY,
                 "eps": Field(float, UNIT_OPEN, Range(1e-8, 1e-6)),
             },
+            unstable=_near_zero_gradient,
         ),
     }
 )

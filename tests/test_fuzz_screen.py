@@ -107,3 +107,28 @@ def test_a_widened_tolerance_is_written_into_the_case_with_its_reason(tmp_path):
     assert case.tolerance_for("float32") == mild.widened["float32"].tolerance
     assert case.tolerance_for("float64") == mild.widened["float64"].tolerance
     assert "[tolerance.float32]" in path.read_text() and "why = " in path.read_text()
+
+
+def test_adam_on_a_gradient_that_is_zero_by_symmetry_is_not_judged(tmp_path):
+    """One token id everywhere: every position is alike, so attention's query and key weights
+    get exactly 0 in NumPy and rounding noise in torch, which Adam turns into a step of lr."""
+    rng = np.random.default_rng(0)
+    dim = 3
+    embedding = Layer(
+        {"type": "embedding", "vocab": 1, "dim": dim}, {"emb": rng.uniform(-1, 1, (1, dim))}
+    )
+    projections = {stem: rng.uniform(-0.5, 0.5, (dim, dim)) for stem in ("wq", "wk", "wv", "wo")}
+    attention = Layer({"type": "attention", "dim": dim, "causal": False}, projections)
+    adam = {"type": "adam", "lr": 0.5, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    example = Example(
+        (embedding, attention),
+        {"type": "squared_error", "reduction": "sum"},
+        np.zeros((1, 3), dtype=np.int64),
+        rng.uniform(-1, 1, (1, 3, dim)),
+        {"kind": "train", "epochs": 1, "optimizer": adam},
+    )
+    path = tmp_path / "adam.toml"
+    path.write_text(case_text(example, "adam", PROVENANCE))
+    reference = Reference()
+    result = screen(cases.load(path), lambda c, run: reference.get(c, run).tensors, DTYPES)
+    assert result.rejected.startswith("adam: an element of grad.wq1 is within 1e-06 of 0")

@@ -14,7 +14,8 @@ atol are widened by the power of ten that brings it within, written into the cas
 example, as ill-conditioned. An example whose reference is not finite, that puts a kinked
 layer's input (ReLU's) near its kink without being exactly on it in both precisions, or that
 hands a layer an input its kind declares unstable (LayerNorm's flat rows, where libraries'
-rounding differs by up to 1/sqrt(eps)), is not judged at all: probes of one implementation
+rounding differs by up to 1/sqrt(eps)), or an optimizer first-step gradients it declares
+unstable (Adam's near-zero ones), is not judged at all: probes of one implementation
 cannot see how far another's rounding goes there.
 """
 
@@ -81,6 +82,9 @@ def screen(case: Case, reference, dtypes) -> Screening:
             return result
         if unstable := _unstable(case):
             result.rejected, result.category = unstable, "unstable input"
+            return result
+        if unstable := _unstable_step(case):
+            result.rejected, result.category = unstable, "unstable step"
             return result
         probes = {
             "float32": ([_run(_perturbed(case, ROUNDING), "float64"), _run(case, "float32")], 1.0),
@@ -197,6 +201,21 @@ def _unstable(case: Case) -> str:
         for j, layer in enumerate(case.network.layers):
             if layer.kind in checks and (why := checks[layer.kind](inputs[j])):
                 return f"{case.network.label(j)}: {why}"
+    return ""
+
+
+def _unstable_step(case: Case) -> str:
+    """Why a train run's optimizer declares its first-step gradients unstable, or ''."""
+    kinds = {kind.type: kind for kind in V.OPTIMIZERS.values() if kind.unstable}
+    for run in case.runs:
+        rule = run.task.rule if run.task.kind == "train" else None
+        kind = kinds.get(type(rule).__name__.lower())
+        if kind is None:
+            continue
+        item = (case.params, next(batches(case.network, run)))
+        grads = driver.run_steps(REFERENCE, case.network, "float64", False, [item])[0]["grads"]
+        if why := kind.unstable(grads):
+            return f"{kind.type}: {why}"
     return ""
 
 

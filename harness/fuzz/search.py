@@ -9,8 +9,9 @@ directly, and the result is written to the output directory as an ordinary case 
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from harness.fuzz import draw
@@ -80,7 +81,8 @@ def search(judge: Judge, examples: int, seed: int, say: Callable[[str], None]) -
         raise kind(cell.message)
 
     try:
-        check()
+        with _seed_only():
+            check()
     except (Disagreement, Flaky):
         pass
     except BaseExceptionGroup as group:
@@ -88,6 +90,33 @@ def search(judge: Judge, examples: int, seed: int, say: Callable[[str], None]) -
         if rest is not None:
             raise rest from None
     return [_own_pass(judge, finding, say) for finding in found.values()]
+
+
+@contextlib.contextmanager
+def _seed_only() -> Iterator[None]:
+    """Hypothesis mixes number literals from the modules under the working directory into
+    what it draws; a seed must draw the same examples wherever it runs, so none are mixed in
+    (Hypothesis's internals: where they differ, the search runs with them as they are)."""
+    try:
+        from hypothesis.internal.cache import LRUCache
+        from hypothesis.internal.conjecture import providers
+
+        empty = providers.Constants(
+            integers=providers.SortedSet(),
+            floats=providers.SortedSet(key=providers.float_to_int),
+            bytes=providers.SortedSet(),
+            strings=providers.SortedSet(),
+        )
+        saved = providers._get_local_constants, providers.CONSTANTS_CACHE
+    except (ImportError, AttributeError, TypeError):
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE = LRUCache(1024)
+    try:
+        yield
+    finally:
+        providers._get_local_constants, providers.CONSTANTS_CACHE = saved
 
 
 def _own_pass(judge: Judge, finding: Finding, say: Callable[[str], None]) -> Finding:
