@@ -135,9 +135,11 @@ def _keep(runner, judge, finding, args) -> Path:
 
     args.out.mkdir(parents=True, exist_ok=True)
     cell = finding.verdict.failures[0]
-    # a dtype too ill-conditioned to search in is kept with the tolerance it needs, and why
-    tolerance = {**finding.example.tolerance, **finding.verdict.needed}
-    example = dataclasses.replace(finding.example, tolerance=tolerance)
+    # screened again in every dtype (shrinking screened the failing one); a dtype too
+    # ill-conditioned to search in is kept with the tolerance it needs, and why
+    final = judge(dataclasses.replace(finding.example, tolerance={}))
+    kept = final.example if not final.rejected else finding.example
+    example = dataclasses.replace(kept, tolerance={**kept.tolerance, **final.needed})
     name = f"fuzz-{finding.backend}-seed{args.seed}"
     options = f"--backend {finding.backend} --examples {args.examples} --seed {args.seed}"
     command = f"harness fuzz {options}"
