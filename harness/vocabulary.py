@@ -322,16 +322,18 @@ LOSSES: Mapping[str, LossKind] = MappingProxyType(
 """Every loss kind, by its spec `type`."""
 
 NEAR_ZERO = 1e-6
-"""A gradient element under this share of the largest is about 0, for Adam."""
+"""A gradient whose largest element is under this share of the largest of all is about 0."""
 
 
 def _near_zero_gradient(grads: Mapping[str, Any]) -> str:
-    """Adam's first step is g / (|g| + eps): an element of about 0 (or exactly 0 by a symmetry
-    that one library's rounding keeps and another's breaks) turns noise into a step of lr."""
-    largest = max((float(abs(g).max()) for g in grads.values() if g.size), default=0.0)
-    for name, g in grads.items():
-        if g.size and (abs(g) <= NEAR_ZERO * largest).any():
-            return f"an element of grad.{name} is within {NEAR_ZERO:g} of 0, relative to the most"
+    """Adam's first step is g / (|g| + eps): a parameter whose whole gradient is about 0 (or
+    exactly 0 by a symmetry that one library's rounding keeps and another's breaks: one
+    token id everywhere, and attention's query gradient) takes a step of lr made of noise."""
+    largest = {name: float(abs(g).max(initial=0.0)) for name, g in grads.items()}
+    most = max(largest.values(), default=0.0)
+    for name, value in largest.items():
+        if value <= NEAR_ZERO * most:
+            return f"grad.{name} is within {NEAR_ZERO:g} of 0, relative to the largest gradient"
     return ""
 
 
