@@ -78,7 +78,7 @@ def test_rounding_that_eats_into_the_tolerance_widens_it_or_skips_the_dtype(tmp_
     assert not mild.rejected and not mild.skipped and "float32" in mild.widened
     assert_only_the_ulp_floor(mild)
     widened = mild.widened["float32"]
-    assert DEFAULT["float32"].rtol < widened.tolerance.rtol <= MAX_WIDENING * 2e-5
+    assert DEFAULT["float32"].rtol < widened.tolerance.rtol <= MAX_WIDENING["float32"] * 2e-5
     assert "rounding alone moves drawn/grad.w1" in widened.why
     bad = screened(tmp_path, [linear([[1.0001, 0.9999]])], [[10.0]], [[10.002, 9.998]])
     assert set(bad.skipped) == {"float32"}
