@@ -245,7 +245,7 @@ def _unstable_step(case: Case) -> str:
             continue
         item = (case.params, next(batches(case.network, run)))
         grads = driver.run_steps(REFERENCE, case.network, "float64", False, [item])[0]["grads"]
-        if why := kind.unstable(grads):
+        if why := kind.unstable(rule._asdict(), grads):
             return f"{kind.type}: {why}"
     return ""
 
