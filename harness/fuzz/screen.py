@@ -6,8 +6,8 @@ on the example's inputs and parameters each moved at random by up to half a floa
 float32 throughout. For float64: once on inputs moved by up to NUDGE, once with each training
 step's parameters moved so, what that does scaled down to half a float64 ulp. The largest
 elementwise distance from the float64 reference, `e`, is what rounding alone does to each
-tensor. A dtype is judged with the default tolerance (float64's atol raised to ULPS ulps
-of the largest value any tensor holds, where that is more: rounding is bounded by the values
+tensor. A dtype is judged with the default tolerance (its atol raised to ULPS ulps of the
+largest value any tensor holds, where that is more: rounding is bounded by the values
 an element is computed from, not by the element) when SAFETY * e is within it everywhere
 (|a - b| <= atol + rtol |b|); else both rtol and atol are widened by the power of ten that
 brings it within, written into the case as a `[tolerance]` override with its reason; past
@@ -46,8 +46,10 @@ torch-manual after four Adam steps), while float64's tolerance is a million time
 bug of 1e-4, so it can afford the margin."""
 MAX_WIDENING = {"float32": 100.0, "float64": 1e4}
 """Widest tolerance a dtype is judged with: float32 rtol 2e-3, float64 rtol 1e-6."""
-ULPS = 10.0
-"""Float64's atol is at least this many ulps of the largest value any tensor holds."""
+ULPS = {"float32": 100.0, "float64": 10.0}
+"""A dtype's atol is at least this many ulps of the largest value any tensor holds. Float32's
+probes compute in float32 but along NumPy's path only: JAX's autodiff of a saturated softmax
+leaves 1.5e-4 on elements NumPy gets near 0 (1e-34) beside values of 190, 6 ulps of those."""
 KINK_MARGIN = 1e-4
 """An input this close to a kink (relative to its tensor's largest value, or 1) and not on
 it could cross it under another library's rounding, where the gradient jumps."""
@@ -104,9 +106,7 @@ def screen(case: Case, reference, dtypes) -> Screening:
     largest = max((float(np.max(np.abs(v), initial=0.0)) for t in expected.values()
                    for v in t.values()), default=0.0)  # fmt: skip
     for dtype in dtypes:
-        base, why = (
-            _norm_wise(DEFAULT[dtype], largest) if dtype == "float64" else (DEFAULT[dtype], [])
-        )
+        base, why = _norm_wise(DEFAULT[dtype], largest, dtype)
         factor, tensor, error = _worst(expected, *probes[dtype], base, SAFETY[dtype])
         widen = 1.0
         if factor > 1.0:
@@ -129,17 +129,15 @@ def screen(case: Case, reference, dtypes) -> Screening:
     return result
 
 
-def _norm_wise(tol: Tolerance, largest: float) -> tuple[Tolerance, list[str]]:
-    """float64's atol raised to ULPS ulps of the largest value any tensor holds, when that
-    is more: rounding is bounded by the values an element is computed from, not by the
-    element (1 - tanh(x)**2 at saturation cancels to 1e-9 and keeps an ulp of 1), and the
-    float64 probe, which moves only the inputs and each step's parameters, cannot see another
-    library's rounding inside a step.
-    Float32's probe computes in float32 throughout, and sees it."""
-    floor = ULPS * EPS["float64"] * largest
+def _norm_wise(tol: Tolerance, largest: float, dtype: str) -> tuple[Tolerance, list[str]]:
+    """atol raised to ULPS ulps of the largest value any tensor holds, when that is more:
+    rounding is bounded by the values an element is computed from, not by the element
+    (1 - tanh(x)**2 at saturation cancels to 1e-9 and keeps an ulp of 1), and the probes,
+    which run NumPy's code only, cannot see another library's rounding inside a step."""
+    floor = ULPS[dtype] * EPS[dtype] * largest
     if floor <= tol.atol:
         return tol, []
-    reason = f"atol {floor:.1e}, {ULPS:g} float64 ulps of the largest value, {largest:.1e}"
+    reason = f"atol {floor:.1e}, {ULPS[dtype]:g} {dtype} ulps of the largest value, {largest:.1e}"
     return Tolerance(tol.rtol, floor), [reason]
 
 
