@@ -134,3 +134,9 @@ def test_adam_on_a_gradient_that_is_zero_by_symmetry_is_not_judged(tmp_path):
     reference = Reference()
     result = screen(cases.load(path), lambda c, run: reference.get(c, run).tensors, DTYPES)
     assert result.rejected.startswith("adam: grad.wq1 is within 1e-06 of 0")
+
+
+def test_a_run_gone_astray_is_not_judged(tmp_path):
+    """Values past 1e8 (SGD diverging to 1e24) overflow float32 inside some libraries."""
+    result = screened(tmp_path, [linear([[1e5]])], [[1e4]], [[0.0]])
+    assert result.rejected.startswith("the float64 reference exceeds 1e+08")

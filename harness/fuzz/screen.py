@@ -12,12 +12,12 @@ an element is computed from, not by the element) when SAFETY * e is within it ev
 (|a - b| <= atol + rtol |b|); else both rtol and atol are widened by the power of ten that
 brings it within, written into the case as a `[tolerance]` override with its reason; past
 MAX_WIDENING the dtype is skipped for the example, as ill-conditioned. An example whose
-reference is not finite, that puts a kinked layer's input (ReLU's) near its kink without
-being exactly on it in both precisions, that hands a layer an input its kind declares
-unstable (LayerNorm's flat rows, where libraries' rounding differs by up to 1/sqrt(eps)), or
-an optimizer first-step gradients it declares unstable (Adam on a gradient of about 0), is
-not judged at all: probes of one implementation cannot see how far another's rounding goes
-there.
+reference is not finite or past HUGE, that puts a kinked layer's input (ReLU's) near its kink
+without being exactly on it in both precisions, that hands a layer an input its kind
+declares unstable (LayerNorm's flat rows, where libraries' rounding differs by up to
+1/sqrt(eps)), or an optimizer first-step gradients it declares unstable (Adam on a gradient
+of about 0), is not judged at all: probes of one implementation cannot see how far another's
+rounding goes there.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ KINK_MARGIN = 1e-4
 """An input this close to a kink (relative to its tensor's largest value, or 1) and not on
 it could cross it under another library's rounding, where the gradient jumps."""
 EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
+HUGE = 1e8
+"""A reference value past this is a run gone astray (SGD at lr 0.5 reaching 1e24), whose
+intermediates overflow float32 in one library and not another: not judged."""
 ROUNDING = EPS["float32"] / 2
 """The float32 probe moves each input by up to this relative amount: one rounding."""
 NUDGE = 2.0**-30
@@ -86,6 +89,11 @@ def screen(case: Case, reference, dtypes) -> Screening:
         if not all(np.all(np.isfinite(v)) for t in expected.values() for v in t.values()):
             result.rejected = "the float64 reference is not finite"
             result.category = "reference not finite"
+            return result
+        if max(float(np.max(np.abs(v), initial=0.0)) for t in expected.values()
+               for v in t.values()) > HUGE:  # fmt: skip
+            result.rejected = f"the float64 reference exceeds {HUGE:g}: training diverged"
+            result.category = "reference too large"
             return result
         if kink := _near_kink(case):
             result.rejected, result.category = kink, "near a kink"
