@@ -159,6 +159,16 @@ def output_shape(kind: LayerKind, spec: Mapping[str, Any], shape: Shape) -> Shap
 
 # ---- the declarations ----
 
+
+def _alike_positions(x: Any) -> str:
+    """Attention on a sequence whose positions are all alike (one token id everywhere) has
+    scores that cannot depend on its query and key weights: their gradient is 0 by symmetry,
+    exactly in NumPy and rounding noise in torch, which training then carries on."""
+    if x.shape[1] > 1 and (abs(x - x[:, :1]).max(axis=(1, 2)) == 0).any():
+        return "a sequence of its input has every position alike"
+    return ""
+
+
 FLAT_ROW = 1e-2
 """A row whose standard deviation is under this share of its largest magnitude is flat."""
 
@@ -279,6 +289,7 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 draws={stem: Draw(-1.0, 1.0, fan_in=True) for stem in PROJECTIONS},
                 ranks=(3,),
                 width_in="dim",
+                unstable=_alike_positions,
             ),
         )
     }

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness import cases
+from harness import vocabulary as V
 from harness.fuzz.example import Example, Layer, case_text
 from harness.fuzz.screen import MAX_WIDENING, screen
 from harness.matrix import Reference
@@ -111,7 +112,7 @@ def test_a_widened_tolerance_is_written_into_the_case_with_its_reason(tmp_path):
     assert "[tolerance.float32]" in path.read_text() and "why = " in path.read_text()
 
 
-def test_adam_on_a_gradient_that_is_zero_by_symmetry_is_not_judged(tmp_path):
+def test_attention_on_alike_positions_is_not_judged(tmp_path):
     """One token id everywhere: every position is alike, so attention's query and key weights
     get exactly 0 in NumPy and rounding noise in torch, which Adam turns into a step of lr."""
     rng = np.random.default_rng(0)
@@ -133,7 +134,20 @@ def test_adam_on_a_gradient_that_is_zero_by_symmetry_is_not_judged(tmp_path):
     path.write_text(case_text(example, "adam", PROVENANCE))
     reference = Reference()
     result = screen(cases.load(path), lambda c, run: reference.get(c, run).tensors, DTYPES)
-    assert result.rejected.startswith("adam: grad.wq1 is within 1e-06 of 0")
+    assert (
+        result.rejected == "layer 1 (Attention): a sequence of its input has every position alike"
+    )
+
+
+def test_adam_declares_a_first_step_that_rounding_can_move():
+    unstable = V.OPTIMIZERS["adam"].unstable
+    spec = {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    assert unstable(spec, {"w1": np.array([1.0, -2.0]), "w2": np.array([0.5])}) == ""
+    whole = unstable(spec, {"w1": np.array([1.0, -2.0]), "w2": np.zeros(3)})
+    assert whole.startswith("grad.w2 is within 1e-06 of 0")
+    small = unstable(spec, {"w1": np.array([1.0, -2.0]), "w2": np.array([0.5, 1e-9])})
+    assert small.startswith("grad.w2 has an element small enough")
+    assert unstable(spec, {"w1": np.array([1.0, 0.0])}) == ""  # an exact 0: a ReLU's mask
 
 
 def test_a_run_gone_astray_is_not_judged(tmp_path):
