@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("repro", help="write a standalone script that reproduces a case's step")
     repro.add_arguments(p)
     p.set_defaults(command=repro.run)
+
+    from harness.fuzz import command as fuzz  # standard library only; the rest loads on run
+
+    p = sub.add_parser("fuzz", help="drawn networks on chosen backends; disagreements as cases")
+    fuzz.add_arguments(p)
+    p.set_defaults(command=fuzz.run)
     return parser
 
 

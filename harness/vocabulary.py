@@ -23,6 +23,10 @@ Interface (a layer spec is a table `{"type": NAME, field: value, ...}`):
     width); `width_out`: the field that gives the output's width (None: the input's);
     `new_axis`: its output has one more axis than its input (token ids in, vectors out, the
     width `width_out` gives). Every other axis passes through unchanged.
+  - `kinks`: input values where its gradient jumps (ReLU: 0): a generator keeps the inputs
+    it draws either exactly on a kink or clear of it, where rounding cannot cross it;
+    `unstable(x)`: why an input x (NumPy, float64) is one where another library's rounding
+    is magnified past any tolerance ('' where it is not): a generator keeps off it too;
   - `make(spec, site)`: the `layers.Layer`, given `Site(index, names, span)`: its index in
     the network's flat list, its parameters' names by stem, and (for a block) how many layers
     of the flat list are its own.
@@ -30,7 +34,9 @@ Interface (a layer spec is a table `{"type": NAME, field: value, ...}`):
   should put last, whose output the loss expects: probabilities, log-probabilities) and
   `targets` ("distribution": each row of y sums to 1; "real": any numbers).
 - `OPTIMIZERS[NAME]` is an `OptimizerKind`: `fields` and `make(spec)`, for a task's
-  `optimizer = {type = NAME, ...}`.
+  `optimizer = {type = NAME, ...}`; `unstable(spec, grads)`: why first-step gradients
+  (NumPy, by parameter name) are ones where another library's rounding moves its step past any
+  tolerance ('' where they are not): a generator keeps off them.
 - `output_shape(kind, spec, shape)` is the shape a leaf kind gives for an input shape, or a
   ValueError saying why it does not take it; `INPUT_DRAW` is the range float inputs are drawn
   from.
@@ -106,6 +112,8 @@ class LayerKind:
     width_in: str | None = None
     width_out: str | None = None
     new_axis: bool = False
+    kinks: tuple[float, ...] = ()
+    unstable: Callable[[Any], str] | None = None
 
     @property
     def block(self) -> str | None:
@@ -121,6 +129,7 @@ class OptimizerKind:
     what: str
     make: Callable[[Mapping[str, Any]], optimizers.Optimizer]
     fields: Mapping[str, Field] = field(default_factory=dict)
+    unstable: Callable[[Mapping[str, Any], Mapping[str, Any]], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,30 @@ def output_shape(kind: LayerKind, spec: Mapping[str, Any], shape: Shape) -> Shap
 
 # ---- the declarations ----
 
+
+def _alike_positions(x: Any) -> str:
+    """Attention on a sequence whose positions are all alike (one token id everywhere) has
+    scores that cannot depend on its query and key weights: their gradient is 0 by symmetry,
+    exactly in NumPy and rounding noise in torch, which training then carries on."""
+    if x.shape[1] > 1 and (abs(x - x[:, :1]).max(axis=(1, 2)) == 0).any():
+        return "a sequence of its input has every position alike"
+    return ""
+
+
+FLAT_ROW = 1e-2
+"""A row whose standard deviation is under this share of its largest magnitude is flat."""
+
+
+def _flat_rows(x: Any) -> str:
+    """LayerNorm divides x - mean by the row's standard deviation: on a (nearly) constant row
+    that is rounding noise over about sqrt(eps), which libraries that round x - mean otherwise
+    (torch's fused x * rstd - mean * rstd) leave up to 1/sqrt(eps) times larger."""
+    spread, largest = x.std(axis=-1), abs(x).max(axis=-1)
+    if (spread >= FLAT_ROW * largest).all():
+        return ""
+    return f"a row of its input is flat (its standard deviation under {FLAT_ROW:g} of its maximum)"
+
+
 WIDTH = Field(int, Range(1), draw=Range(1, 64))
 """A layer width: any positive integer in a case file; 1 to 64 when drawn."""
 UNIT_OPEN = Range(0.0, 1.0, open_low=True, open_high=True)
@@ -174,7 +207,13 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 width_in="in",
                 width_out="out",
             ),
-            LayerKind("relu", "ReLU", "max(x, 0), gradient 0 at 0", lambda spec, site: L.relu()),
+            LayerKind(
+                "relu",
+                "ReLU",
+                "max(x, 0), gradient 0 at 0",
+                lambda spec, site: L.relu(),
+                kinks=(0.0,),
+            ),
             LayerKind("sigmoid", "Sigmoid", "1 / (1 + exp(-x))", lambda spec, site: L.sigmoid()),
             LayerKind(
                 "dropout",
@@ -207,6 +246,7 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 params=lambda spec, width: {"gamma": (spec["size"],), "beta": (spec["size"],)},
                 draws={"gamma": Draw(0.5, 1.5), "beta": Draw(-0.5, 0.5)},
                 width_in="size",
+                unstable=_flat_rows,
             ),
             LayerKind(
                 "log_softmax",
@@ -249,6 +289,7 @@ LAYERS: Mapping[str, LayerKind] = MappingProxyType(
                 draws={stem: Draw(-1.0, 1.0, fan_in=True) for stem in PROJECTIONS},
                 ranks=(3,),
                 width_in="dim",
+                unstable=_alike_positions,
             ),
         )
     }
@@ -291,6 +332,36 @@ LOSSES: Mapping[str, LossKind] = MappingProxyType(
 )
 """Every loss kind, by its spec `type`."""
 
+NEAR_ZERO = 1e-6
+"""A gradient whose largest element is under this share of the largest of all is about 0."""
+ROUNDING_64 = 1e-15
+"""How far another library's float64 rounding may move a gradient element: this share of the
+largest element of all (sums in another order: the bound is norm-wise, not elementwise)."""
+STEP_ERROR = 1e-12
+"""The most that rounding may move Adam's first step, relative to lr: 1/100 of float64's rtol."""
+
+
+def _adam_unstable(spec: Mapping[str, Any], grads: Mapping[str, Any]) -> str:
+    """Adam's first step is lr g / (|g| + eps), whose slope at g is eps / (|g| + eps)**2: up
+    to 1/eps at a small element. Another library's rounding there (ROUNDING_64 of the largest
+    element) moves the step by more than float64's tolerance, which the harness's probes, run
+    on NumPy alone, cannot see. Exact zeros are exact in every library (a ReLU's mask), unless
+    a whole gradient is about 0 (a symmetry, one token id everywhere, that one library's
+    rounding keeps and another's breaks)."""
+    largest = {name: float(abs(g).max(initial=0.0)) for name, g in grads.items()}
+    most = max(largest.values(), default=0.0)
+    for name, value in largest.items():
+        if value <= NEAR_ZERO * most:
+            return f"grad.{name} is within {NEAR_ZERO:g} of 0, relative to the largest gradient"
+    eps, noise = spec["eps"], ROUNDING_64 * most
+    for name, g in grads.items():
+        small = abs(g)[g != 0]
+        slope = float((eps / (small + eps) ** 2).max(initial=0.0))
+        if noise * slope > STEP_ERROR:
+            return f"grad.{name} has an element small enough for rounding to move Adam's step"
+    return ""
+
+
 LR = Field(float, Range(0.0, 10.0, open_low=True), Range(1e-4, 0.5))
 """A learning rate: positive and at most 10 (more is a typo that trains to inf)."""
 DECAY = Field(float, Range(0.0, 1.0, open_high=True), Range(0.5, 0.999))
@@ -310,6 +381,7 @@ OPTIMIZERS: Mapping[str, OptimizerKind] = MappingProxyType(
                 "beta2": DECAY,
                 "eps": Field(float, UNIT_OPEN, Range(1e-8, 1e-6)),
             },
+            unstable=_adam_unstable,
         ),
     }
 )
