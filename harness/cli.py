@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from harness import __version__, run_command
@@ -25,6 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+COMMAND_MODULES = (
+    ("bench", "harness.bench.command", "time every backend against native code and Keras"),
+    ("report", "harness.page.command", "one HTML page of one or more runs' JSON, and what changed"),
+    ("repro", "harness.repro.command", "write a standalone script that reproduces a case's step"),
+    ("fuzz", "harness.fuzz.command", "drawn networks on chosen backends; disagreements as cases"),
+)
+"""Commands in modules of their own, each with `add_arguments(parser)` and `run(args)`."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"xp-harness {__version__}")
@@ -44,29 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print one cell's computed tensors, seed-style")
     run_command.add_show_arguments(p)
 
-    from harness.bench import command as bench  # standard library only; the rest loads on run
-
-    p = sub.add_parser("bench", help="time every backend against native code and Keras")
-    bench.add_arguments(p)
-    p.set_defaults(command=bench.run)
-
-    from harness.page import command as page  # standard library only; the rest loads on run
-
-    p = sub.add_parser("report", help="one HTML page of one or more runs' JSON, and what changed")
-    page.add_arguments(p)
-    p.set_defaults(command=page.run)
-
-    from harness.repro import command as repro  # standard library only; the rest loads on run
-
-    p = sub.add_parser("repro", help="write a standalone script that reproduces a case's step")
-    repro.add_arguments(p)
-    p.set_defaults(command=repro.run)
-
-    from harness.fuzz import command as fuzz  # standard library only; the rest loads on run
-
-    p = sub.add_parser("fuzz", help="drawn networks on chosen backends; disagreements as cases")
-    fuzz.add_arguments(p)
-    p.set_defaults(command=fuzz.run)
+    for name, module, what in COMMAND_MODULES:
+        command = importlib.import_module(module)  # standard library only; the rest loads on run
+        p = sub.add_parser(name, help=what)
+        command.add_arguments(p)
+        p.set_defaults(command=command.run)
     return parser
 
 
